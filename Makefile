@@ -1,0 +1,159 @@
+# vmcp-operator Makefile (kubebuilder v4 layout).
+
+# Image of the operator (manager) and default image of the aggregator pods it runs.
+IMG ?= ghcr.io/vmcp-dev/vmcp-operator:latest
+VMCP_IMG ?= ghcr.io/vmcp-dev/vmcp:latest
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+LOCALBIN ?= $(shell pwd)/bin
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+## Tool versions (built from the Go module proxy into ./bin; nothing else is downloaded)
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
+K8S_VERSION ?= v1.37.2
+ETCD_VERSION ?= v3.7.3
+
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
+ENVTEST_ASSETS ?= $(LOCALBIN)/k8s
+KUBECTL ?= $(ENVTEST_ASSETS)/kubectl
+
+GO_LDFLAGS := -X github.com/vmcp-dev/vmcp-operator/internal/version.Version=$(VERSION)
+# Packages whose tests run with the race detector (the aggregator is highly concurrent).
+RACE_PKGS := ./internal/vmcp/... ./cmd/vmcp/...
+E2E_TIMEOUT ?= 30m
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD, RBAC ClusterRole and the chart's copy of the CRD.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	@if [ -d charts/vmcp-operator ]; then mkdir -p charts/vmcp-operator/crds && cp config/crd/bases/*.yaml charts/vmcp-operator/crds/; fi
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: verify
+verify: ## Regenerate CRDs, RBAC and deepcopy and fail if anything differs from what is checked in.
+	hack/verify-generated.sh "$(MAKE)"
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (with depguard enforcing the import boundaries).
+	$(GOLANGCI_LINT) run --timeout 10m ./...
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and fix what it can.
+	$(GOLANGCI_LINT) run --fix ./...
+
+##@ Test
+
+.PHONY: test
+test: verify vet lint test-unit test-fuzz test-e2e ## Run every check CI runs.
+
+.PHONY: test-unit
+test-unit: envtest ## Unit tests (aggregator with -race) and envtest controller suites.
+	go test -race -count=1 $(RACE_PKGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 $$(go list ./... | grep -v -e /test/e2e -e /internal/vmcp/ -e /cmd/vmcp)
+
+.PHONY: test-fuzz
+test-fuzz: ## Run each fuzz target briefly (FUZZTIME=10s by default).
+	hack/fuzz.sh $${FUZZTIME:-10s}
+
+.PHONY: test-e2e
+test-e2e: envtest build ## End-to-end suite: envtest API server, manager, real aggregators and backends.
+	@if [ -n "$$(find test/e2e -name '*_test.go' 2>/dev/null)" ]; then \
+		KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUBECTL="$(KUBECTL)" BIN_DIR="$(LOCALBIN)" \
+		go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/ -v -ginkgo.v; \
+	else echo "test-e2e: no e2e specs yet"; fi
+
+.PHONY: bench
+bench: ## Run the benchmarks (docs/benchmarks.md records the figures).
+	go test -run '^$$' -bench . -benchmem ./internal/vmcp/...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager, the aggregator (vmcp) and the test backend into ./bin.
+	go build -ldflags "$(GO_LDFLAGS)" -o $(LOCALBIN)/manager ./cmd/manager
+	@for c in vmcp mcp-echo; do if [ -d cmd/$$c ]; then go build -ldflags "$(GO_LDFLAGS)" -o $(LOCALBIN)/$$c ./cmd/$$c; fi; done
+
+.PHONY: run
+run: manifests generate ## Run the operator against the cluster in ~/.kube/config.
+	go run ./cmd/manager --vmcp-image=$(VMCP_IMG)
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the container image.
+	docker push $(IMG)
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests ## Install the CRD into the cluster in ~/.kube/config.
+	kubectl apply --server-side -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: manifests ## Uninstall the CRD. Call with ignore-not-found=true to ignore missing objects.
+	kubectl delete --ignore-not-found=$(ignore-not-found) -f config/crd/bases
+
+##@ Tools
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, etcd and kubectl for envtest from the Go module proxy into bin/k8s.
+	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest.sh $(ENVTEST_ASSETS)
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into ./bin.
+$(CONTROLLER_GEN): $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint into ./bin.
+$(GOLANGCI_LINT): $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+# go-install-tool installs package $2 at version $3 as $1-$3 and links $1 to it, so that a
+# version bump rebuilds and an unchanged version is never rebuilt.
+define go-install-tool
+@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$$(basename $(1))-$(3)" ] || { \
+set -e; \
+package=$(2)@$(3) ;\
+echo "Building $${package}" ;\
+rm -f $(1) ;\
+GOBIN=$(LOCALBIN) go install $${package} ;\
+mv $(1) $(1)-$(3) ;\
+} ;\
+ln -sf $$(basename $(1))-$(3) $(1)
+endef
