@@ -91,6 +91,10 @@ test-e2e: envtest build ## End-to-end suite: envtest API server, manager, real a
 		go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/ -v -ginkgo.v; \
 	else echo "test-e2e: no e2e specs yet"; fi
 
+.PHONY: test-conformance
+test-conformance: build ## Run the official MCP conformance suite directly and through the aggregator.
+	BIN_DIR="$(LOCALBIN)" test/conformance/run.sh
+
 .PHONY: bench
 bench: ## Run the benchmarks (docs/benchmarks.md records the figures).
 	go test -run '^$$' -bench . -benchmem ./internal/vmcp/...
