@@ -37,9 +37,9 @@ const (
 // VirtualMCPServerSpec is the desired state of a virtual MCP server: the backends it fronts and
 // how it treats them when they fail.
 // +kubebuilder:validation:XValidation:rule="self.backends.all(b, self.backends.exists_one(o, o.name == b.name))",message="backend names must be unique"
-// +kubebuilder:validation:XValidation:rule="self.conflictResolution.strategy != 'Priority' || (has(self.conflictResolution.priorityOrder) && size(self.conflictResolution.priorityOrder) > 0)",message="conflictResolution.priorityOrder is required when strategy is Priority"
-// +kubebuilder:validation:XValidation:rule="!has(self.conflictResolution.priorityOrder) || self.conflictResolution.priorityOrder.all(p, self.backends.exists(b, b.name == p))",message="conflictResolution.priorityOrder must name only backends listed in spec.backends"
-// +kubebuilder:validation:XValidation:rule="!has(self.conflictResolution.overrides) || self.conflictResolution.overrides.all(o, self.backends.exists(b, b.name == o.backend))",message="conflictResolution.overrides[].backend must name a backend listed in spec.backends"
+// +kubebuilder:validation:XValidation:rule="!has(self.conflictResolution) || !has(self.conflictResolution.strategy) || self.conflictResolution.strategy != 'Priority' || (has(self.conflictResolution.priorityOrder) && size(self.conflictResolution.priorityOrder) > 0)",message="conflictResolution.priorityOrder is required when strategy is Priority"
+// +kubebuilder:validation:XValidation:rule="!has(self.conflictResolution) || !has(self.conflictResolution.priorityOrder) || self.conflictResolution.priorityOrder.all(p, self.backends.exists(b, b.name == p))",message="conflictResolution.priorityOrder must name only backends listed in spec.backends"
+// +kubebuilder:validation:XValidation:rule="!has(self.conflictResolution) || !has(self.conflictResolution.overrides) || self.conflictResolution.overrides.all(o, self.backends.exists(b, b.name == o.backend))",message="conflictResolution.overrides[].backend must name a backend listed in spec.backends"
 type VirtualMCPServerSpec struct {
 	// backends are the MCP servers this virtual server fronts. Their tools, resources and prompts
 	// are merged into one endpoint and each call is routed to the backend that owns it.
@@ -138,6 +138,7 @@ type Backend struct {
 	// timeout bounds every call forwarded to this backend.
 	// +optional
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms')",message="timeout must be at least 100ms"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
@@ -219,11 +220,12 @@ type ToolFilter struct {
 }
 
 // HealthCheckSpec configures the per-backend prober.
-// +kubebuilder:validation:XValidation:rule="duration(self.timeout) < duration(self.interval)",message="healthCheck.timeout must be shorter than healthCheck.interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || !has(self.interval) || duration(self.timeout) < duration(self.interval)",message="healthCheck.timeout must be shorter than healthCheck.interval"
 type HealthCheckSpec struct {
 	// interval between two probes (an MCP ping on the backend's shared session).
 	// +optional
 	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="healthCheck.interval must be at least 1s"
 	Interval metav1.Duration `json:"interval,omitempty,omitzero"`
@@ -232,6 +234,7 @@ type HealthCheckSpec struct {
 	// Must be shorter than interval.
 	// +optional
 	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms')",message="healthCheck.timeout must be at least 100ms"
 	Timeout metav1.Duration `json:"timeout,omitempty,omitzero"`
@@ -247,6 +250,7 @@ type HealthCheckSpec struct {
 	// degradedLatency marks a backend Degraded (reason Slow) when a probe takes longer than this.
 	// +optional
 	// +kubebuilder:default="2s"
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	DegradedLatency metav1.Duration `json:"degradedLatency,omitempty,omitzero"`
 }
@@ -259,7 +263,7 @@ type HealthCheckSpec struct {
 // After openDuration (doubled on each re-open, jittered, capped by maxOpenDuration) it goes
 // HalfOpen: up to halfOpenMaxRequests probes are let through; success closes it, failure
 // re-opens it for longer.
-// +kubebuilder:validation:XValidation:rule="duration(self.openDuration) <= duration(self.maxOpenDuration)",message="circuitBreaker.openDuration must not exceed circuitBreaker.maxOpenDuration"
+// +kubebuilder:validation:XValidation:rule="!has(self.openDuration) || !has(self.maxOpenDuration) || duration(self.openDuration) <= duration(self.maxOpenDuration)",message="circuitBreaker.openDuration must not exceed circuitBreaker.maxOpenDuration"
 // +kubebuilder:validation:XValidation:rule="!has(self.minimumRequests) || has(self.failureRatePercent)",message="circuitBreaker.minimumRequests only applies with failureRatePercent"
 // +kubebuilder:validation:XValidation:rule="!has(self.window) || has(self.failureRatePercent)",message="circuitBreaker.window only applies with failureRatePercent"
 type CircuitBreakerSpec struct {
@@ -292,6 +296,7 @@ type CircuitBreakerSpec struct {
 
 	// window is the sliding window for failureRatePercent (default 60s).
 	// +optional
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="circuitBreaker.window must be at least 1s"
 	Window *metav1.Duration `json:"window,omitempty"`
@@ -300,6 +305,7 @@ type CircuitBreakerSpec struct {
 	// doubles it (with jitter) up to maxOpenDuration. It resets after a healthy period.
 	// +optional
 	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms')",message="circuitBreaker.openDuration must be at least 100ms"
 	OpenDuration metav1.Duration `json:"openDuration,omitempty,omitzero"`
@@ -307,6 +313,7 @@ type CircuitBreakerSpec struct {
 	// maxOpenDuration caps the open duration after repeated re-opens.
 	// +optional
 	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	MaxOpenDuration metav1.Duration `json:"maxOpenDuration,omitempty,omitzero"`
 
@@ -319,7 +326,7 @@ type CircuitBreakerSpec struct {
 }
 
 // ConflictResolutionSpec decides how tools with the same name on different backends are named.
-// +kubebuilder:validation:XValidation:rule="self.strategy == 'Manual' || !has(self.overrides)",message="conflictResolution.overrides only apply when strategy is Manual"
+// +kubebuilder:validation:XValidation:rule="!has(self.overrides) || (has(self.strategy) && self.strategy == 'Manual')",message="conflictResolution.overrides only apply when strategy is Manual"
 type ConflictResolutionSpec struct {
 	// strategy is Prefix (default: every tool is named prefixFormat + tool), Priority (bare
 	// names; on a clash the backend first in priorityOrder keeps the bare name, the others are
@@ -543,6 +550,7 @@ type VirtualMCPServerStatus struct {
 // +kubebuilder:printcolumn:name="Tools",type=integer,JSONPath=`.status.tools`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label (at most 63 characters, starting with a letter): it names the aggregator's Service"
 type VirtualMCPServer struct {
 	metav1.TypeMeta `json:",inline"`
 

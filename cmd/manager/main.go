@@ -1,0 +1,134 @@
+// Command manager runs the vmcp-operator: the VirtualMCPServer controller.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	vmcpv1alpha1 "github.com/vmcp-dev/vmcp-operator/api/v1alpha1"
+	"github.com/vmcp-dev/vmcp-operator/internal/controller"
+	"github.com/vmcp-dev/vmcp-operator/internal/version"
+)
+
+const defaultVMCPImage = "ghcr.io/vmcp-dev/vmcp:latest"
+
+func main() {
+	var (
+		metricsAddr, probeAddr, vmcpImage, watchNamespaces string
+		leaderElect, secureMetrics, enableHTTP2            bool
+		statusPollInterval                                 time.Duration
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
+		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probe endpoint binds to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election so that only one manager replica reconciles.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true,
+		"Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset).")
+	flag.StringVar(&vmcpImage, "vmcp-image", defaultVMCPImage, "Aggregator image for VirtualMCPServers that set no spec.image.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.DurationVar(&statusPollInterval, "status-poll-interval", controller.DefaultStatusPollInterval,
+		"How often each VirtualMCPServer's aggregator replicas are polled for backend health.")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+
+	if err := run(runOptions{
+		metricsAddr: metricsAddr, probeAddr: probeAddr, vmcpImage: vmcpImage, watchNamespaces: watchNamespaces,
+		leaderElect: leaderElect, secureMetrics: secureMetrics, enableHTTP2: enableHTTP2, statusPollInterval: statusPollInterval,
+	}); err != nil {
+		log.Error(err, "manager exited")
+		os.Exit(1)
+	}
+}
+
+type runOptions struct {
+	metricsAddr, probeAddr, vmcpImage, watchNamespaces string
+	leaderElect, secureMetrics, enableHTTP2            bool
+	statusPollInterval                                 time.Duration
+}
+
+func run(o runOptions) error {
+	log := ctrl.Log.WithName("setup")
+	log.Info("Starting vmcp-operator", "version", version.String(), "vmcpImage", o.vmcpImage)
+	if o.statusPollInterval < time.Second {
+		return fmt.Errorf("--status-poll-interval must be at least 1s, got %s", o.statusPollInterval)
+	}
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(vmcpv1alpha1.AddToScheme(scheme))
+
+	var tlsOpts []func(*tls.Config)
+	if !o.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics, TLSOpts: tlsOpts}
+	if o.secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	var cacheOpts cache.Options
+	if o.watchNamespaces != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range strings.Split(o.watchNamespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+			}
+		}
+	}
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOpts,
+		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              "vmcp-operator.vmcp.dev",
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOpts,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+
+	if err := (&controller.VirtualMCPServerReconciler{
+		Client:             mgr.GetClient(),
+		Scheme:             mgr.GetScheme(),
+		Recorder:           mgr.GetEventRecorder("vmcp-operator"),
+		Clock:              clock.RealClock{},
+		DefaultImage:       o.vmcpImage,
+		StatusPollInterval: o.statusPollInterval,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up VirtualMCPServer controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("add readyz check: %w", err)
+	}
+	log.Info("Starting manager")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,313 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	vmcpv1alpha1 "github.com/vmcp-dev/vmcp-operator/api/v1alpha1"
+)
+
+// Requeue intervals.
+const (
+	// DefaultStatusPollInterval is how often the aggregator replicas' /status is read.
+	DefaultStatusPollInterval = 5 * time.Second
+	// requeueNotAvailable polls while no aggregator pod is ready yet. Deployment status changes
+	// also trigger a reconcile; this is only the safety net.
+	requeueNotAvailable = 30 * time.Second
+	// requeueStale retries soon after a write failed because the cache was behind.
+	requeueStale = time.Second
+)
+
+// VirtualMCPServerReconciler runs the aggregator of each VirtualMCPServer and writes its status.
+type VirtualMCPServerReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock is the source of "now" for condition transition times.
+	Clock clock.PassiveClock
+	// DefaultImage is the aggregator image used when spec.image is empty.
+	DefaultImage string
+	// StatusPollInterval is how often the aggregator replicas' /status is read.
+	StatusPollInterval time.Duration
+}
+
+// scope carries what one reconcile has learned between its phases.
+type scope struct {
+	vmcp       *vmcpv1alpha1.VirtualMCPServer
+	now        metav1.Time
+	rendered   *Rendered
+	deployment *appsv1.Deployment
+	// renderErr means the spec could not be turned into a config; nothing was applied.
+	renderErr error
+	// applyErr is the first failure to create or update an owned object.
+	applyErr error
+	// view is what the aggregator replicas reported; nil when none was asked or answered.
+	view *backendView
+}
+
+// +kubebuilder:rbac:groups=vmcp.dev,resources=virtualmcpservers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=vmcp.dev,resources=virtualmcpservers/status,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts;services,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings the objects of one VirtualMCPServer in line with its spec and records what
+// it observed in the status, writing the status only when it changed.
+func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	vmcp := &vmcpv1alpha1.VirtualMCPServer{}
+	if err := r.Get(ctx, req.NamespacedName, vmcp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !vmcp.DeletionTimestamp.IsZero() {
+		// Owned objects go with it through garbage collection.
+		return ctrl.Result{}, nil
+	}
+	before := vmcp.DeepCopy()
+	s := &scope{vmcp: vmcp, now: metav1.NewTime(r.Clock.Now())}
+
+	phases := []func(context.Context, *scope) error{
+		r.reconcileConfig,
+		r.reconcileServiceAccount,
+		r.reconcileDeployment,
+		r.reconcileService,
+		r.reconcilePDB,
+	}
+	for _, phase := range phases {
+		if s.renderErr != nil || s.applyErr != nil {
+			break
+		}
+		if err := phase(ctx, s); err != nil {
+			s.applyErr = err
+		}
+	}
+	if isTransient(s.applyErr) {
+		// Our cache lags behind our own writes or someone else's; try again shortly without
+		// reporting a failure nobody needs to act on.
+		log.V(1).Info("Retrying after a stale read", "error", s.applyErr.Error())
+		return ctrl.Result{RequeueAfter: requeueStale}, nil
+	}
+	if s.applyErr != nil {
+		r.Recorder.Eventf(vmcp, nil, corev1.EventTypeWarning, vmcpv1alpha1.EventReconcileFailed, "Reconcile", "%s", truncate(s.applyErr.Error(), maxMessageLength))
+	}
+
+	r.computeStatus(s)
+	if err := r.patchStatus(ctx, before, vmcp); err != nil {
+		if isTransient(err) {
+			return ctrl.Result{RequeueAfter: requeueStale}, nil
+		}
+		return ctrl.Result{}, errors.Join(s.applyErr, err)
+	}
+	if s.applyErr != nil {
+		var notOwned *notOwnedError
+		if errors.As(s.applyErr, &notOwned) {
+			// Retrying will not help until a user acts; the owned-object watch and spec edits
+			// bring us back.
+			log.Info("Owned object conflict", "error", s.applyErr.Error())
+			return ctrl.Result{RequeueAfter: requeueNotAvailable}, nil
+		}
+		return ctrl.Result{}, s.applyErr
+	}
+	if s.renderErr != nil {
+		log.Info("Spec cannot be rendered", "error", s.renderErr.Error())
+		return ctrl.Result{}, nil
+	}
+	if !isTrue(vmcp, vmcpv1alpha1.ConditionAvailable) {
+		return ctrl.Result{RequeueAfter: requeueNotAvailable}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *VirtualMCPServerReconciler) reconcileConfig(ctx context.Context, s *scope) error {
+	rendered, err := Render(s.vmcp)
+	if err != nil {
+		s.renderErr = err
+		return nil
+	}
+	s.rendered = rendered
+	cm := desiredConfigMap(s.vmcp, rendered)
+	_, err = ensure(ctx, r.Client, r.Scheme, s.vmcp, "ConfigMap", ownedObject[*corev1.ConfigMap]{
+		desired: cm,
+		content: cm.Data,
+		drifted: func(existing, desired *corev1.ConfigMap) bool {
+			return !equality.Semantic.DeepEqual(existing.Data, desired.Data)
+		},
+		copyInto: func(existing, desired *corev1.ConfigMap) { existing.Data = desired.Data },
+	})
+	return err
+}
+
+func (r *VirtualMCPServerReconciler) reconcileServiceAccount(ctx context.Context, s *scope) error {
+	sa := desiredServiceAccount(s.vmcp)
+	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "ServiceAccount", ownedObject[*corev1.ServiceAccount]{
+		desired: sa,
+		content: sa.AutomountServiceAccountToken,
+		drifted: func(existing, desired *corev1.ServiceAccount) bool {
+			return notDerivative(desired.AutomountServiceAccountToken, existing.AutomountServiceAccountToken)
+		},
+		copyInto: func(existing, desired *corev1.ServiceAccount) {
+			existing.AutomountServiceAccountToken = desired.AutomountServiceAccountToken
+		},
+	})
+	return err
+}
+
+func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s *scope) error {
+	image := s.vmcp.Spec.Image
+	if image == "" {
+		image = r.DefaultImage
+	}
+	d := desiredDeployment(s.vmcp, s.rendered, image)
+	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
+		desired: d,
+		content: d.Spec,
+		drifted: func(existing, desired *appsv1.Deployment) bool {
+			return notDerivative(desired.Spec.Template, existing.Spec.Template) ||
+				*desired.Spec.Replicas != *existing.Spec.Replicas
+		},
+		copyInto: func(existing, desired *appsv1.Deployment) {
+			// The selector is immutable and never changes; everything else is ours.
+			existing.Spec.Replicas = desired.Spec.Replicas
+			existing.Spec.Template = desired.Spec.Template
+		},
+	})
+	if err != nil {
+		return err
+	}
+	// Read back what the Deployment controller reports; Get is served from the cache.
+	current := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(d), current); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Just created and not yet in the cache.
+			s.deployment = d
+			return nil
+		}
+		return fmt.Errorf("get Deployment %s: %w", d.Name, err)
+	}
+	s.deployment = current
+	return nil
+}
+
+func (r *VirtualMCPServerReconciler) reconcileService(ctx context.Context, s *scope) error {
+	svc := desiredService(s.vmcp)
+	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "Service", ownedObject[*corev1.Service]{
+		desired: svc,
+		content: svc.Spec,
+		drifted: func(existing, desired *corev1.Service) bool {
+			return notDerivative(desired.Spec, existing.Spec)
+		},
+		copyInto: copyServiceSpec,
+	})
+	return err
+}
+
+// copyServiceSpec replaces the spec but keeps what the API server allocated.
+func copyServiceSpec(existing, desired *corev1.Service) {
+	old := existing.Spec
+	existing.Spec = *desired.Spec.DeepCopy()
+	existing.Spec.ClusterIP = old.ClusterIP
+	existing.Spec.ClusterIPs = old.ClusterIPs
+	existing.Spec.IPFamilies = old.IPFamilies
+	existing.Spec.IPFamilyPolicy = old.IPFamilyPolicy
+	existing.Spec.InternalTrafficPolicy = old.InternalTrafficPolicy
+	if old.Type == existing.Spec.Type {
+		existing.Spec.HealthCheckNodePort = old.HealthCheckNodePort
+		existing.Spec.ExternalTrafficPolicy = old.ExternalTrafficPolicy
+		nodePorts := map[string]int32{}
+		for _, p := range old.Ports {
+			nodePorts[p.Name] = p.NodePort
+		}
+		for i := range existing.Spec.Ports {
+			existing.Spec.Ports[i].NodePort = nodePorts[existing.Spec.Ports[i].Name]
+		}
+	}
+}
+
+// reconcilePDB keeps a PodDisruptionBudget while there is more than one replica, so voluntary
+// disruptions never take every aggregator down at once, and removes it otherwise.
+func (r *VirtualMCPServerReconciler) reconcilePDB(ctx context.Context, s *scope) error {
+	pdb := desiredPDB(s.vmcp)
+	if replicas(s.vmcp) <= 1 {
+		existing := &policyv1.PodDisruptionBudget{}
+		err := r.Get(ctx, client.ObjectKeyFromObject(pdb), existing)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("get PodDisruptionBudget %s: %w", pdb.Name, err)
+		case !metav1.IsControlledBy(existing, s.vmcp):
+			return nil
+		}
+		if err := r.Delete(ctx, existing); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete PodDisruptionBudget %s: %w", pdb.Name, err)
+		}
+		return nil
+	}
+	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "PodDisruptionBudget", ownedObject[*policyv1.PodDisruptionBudget]{
+		desired: pdb,
+		content: pdb.Spec,
+		drifted: func(existing, desired *policyv1.PodDisruptionBudget) bool {
+			return notDerivative(desired.Spec, existing.Spec)
+		},
+		copyInto: func(existing, desired *policyv1.PodDisruptionBudget) { existing.Spec = desired.Spec },
+	})
+	return err
+}
+
+// patchStatus writes the status only when it changed, as a merge patch guarded by the
+// resourceVersion so that a concurrent change is retried rather than overwritten.
+func (r *VirtualMCPServerReconciler) patchStatus(ctx context.Context, before, after *vmcpv1alpha1.VirtualMCPServer) error {
+	if equality.Semantic.DeepEqual(before.Status, after.Status) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	if err := r.Status().Patch(ctx, after, patch); err != nil {
+		return fmt.Errorf("patch status of %s: %w", klog.KObj(after), err)
+	}
+	return nil
+}
+
+// isTransient reports errors caused by a stale cache or a concurrent writer: the next
+// reconcile, with fresh reads, resolves them.
+func isTransient(err error) bool {
+	return err != nil && (apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err))
+}
+
+// SetupWithManager registers the reconciler. Only spec changes (generation) of the
+// VirtualMCPServer trigger it, so its own status writes do not; changes of owned objects do.
+func (r *VirtualMCPServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return r.setupWithManager(mgr, r)
+}
+
+// setupWithManager registers rec (r, or a test wrapper around it) for r's watches.
+func (r *VirtualMCPServerReconciler) setupWithManager(mgr ctrl.Manager, rec reconcile.Reconciler) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&vmcpv1alpha1.VirtualMCPServer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Named("virtualmcpserver").
+		Complete(rec)
+}
