@@ -47,7 +47,8 @@ const (
 )
 
 // Config is the aggregator's configuration file. Field names match the VirtualMCPServer spec so
-// that the operator's rendering is a near-identity mapping.
+// that the operator's rendering is a near-identity mapping. An omitted or zero field takes its
+// default (see Default).
 type Config struct {
 	// Listen is the address of the MCP Streamable HTTP endpoint (served at path /mcp).
 	Listen string `json:"listen,omitempty"`
