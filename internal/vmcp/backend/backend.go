@@ -1,0 +1,215 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"k8s.io/utils/clock"
+
+	"github.com/vmcp-dev/vmcp-operator/internal/version"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
+)
+
+// ListKind names one of a backend's lists.
+type ListKind int8
+
+// Lists a backend can announce changes of.
+const (
+	Tools ListKind = iota
+	Prompts
+	Resources
+)
+
+// Handlers are called on events of the shared session. They run on SDK goroutines and must
+// not block.
+type Handlers struct {
+	// SessionStarted is called after every successful initialize.
+	SessionStarted func()
+	// SessionLost is called when a session ends without Close.
+	SessionLost func(error)
+	// ListChanged is called when the backend announces a changed list.
+	ListChanged func(ListKind)
+	// Progress receives the backend's progress notifications.
+	Progress func(context.Context, *mcp.ProgressNotificationClientRequest)
+}
+
+// Options configure a Backend.
+type Options struct {
+	Name string
+	URL  string
+	// Timeout bounds every exchange (initialize included); defaults to config.DefaultBackendTimeout.
+	Timeout time.Duration
+	Headers []config.Header
+	// Sources resolves header values; defaults to OSSources.
+	Sources Sources
+	// Transport is the shared pooled transport; defaults to NewTransport().
+	Transport http.RoundTripper
+	Clock     clock.PassiveClock
+	// Logger is handed to the SDK client; nil discards.
+	Logger   *slog.Logger
+	Handlers Handlers
+}
+
+// Backend is one MCP server behind the aggregator.
+type Backend struct {
+	opts       Options
+	clock      clock.PassiveClock
+	transport  *observingTransport
+	httpClient *http.Client
+	shared     *Conn
+}
+
+// New returns a Backend; no connection is made until the first call.
+func New(opts Options) *Backend {
+	if opts.Timeout <= 0 {
+		opts.Timeout = config.DefaultBackendTimeout.Std()
+	}
+	if opts.Sources.LookupEnv == nil || opts.Sources.ReadFile == nil {
+		opts.Sources = OSSources()
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport()
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{opts: opts, clock: opts.Clock}
+	b.transport = &observingTransport{base: opts.Transport, clock: opts.Clock}
+	// No client-wide timeout: the session's SSE streams are long-lived; every exchange has a
+	// context deadline instead.
+	b.httpClient = &http.Client{Transport: b.transport}
+	h := opts.Handlers
+	b.shared = b.NewConn(&mcp.ClientOptions{
+		// The shared session cannot attribute a backend's sampling, elicitation or roots
+		// request to one client, so it declares none of those capabilities.
+		Capabilities:                &mcp.ClientCapabilities{},
+		ToolListChangedHandler:      func(context.Context, *mcp.ToolListChangedRequest) { notify(h.ListChanged, Tools) },
+		PromptListChangedHandler:    func(context.Context, *mcp.PromptListChangedRequest) { notify(h.ListChanged, Prompts) },
+		ResourceListChangedHandler:  func(context.Context, *mcp.ResourceListChangedRequest) { notify(h.ListChanged, Resources) },
+		ProgressNotificationHandler: h.Progress,
+	})
+	b.shared.onStarted = h.SessionStarted
+	b.shared.onLost = h.SessionLost
+	return b
+}
+
+func notify(f func(ListKind), k ListKind) {
+	if f != nil {
+		f(k)
+	}
+}
+
+// Name is the backend's configured name.
+func (b *Backend) Name() string { return b.opts.Name }
+
+// URL is the backend's MCP endpoint.
+func (b *Backend) URL() string { return b.opts.URL }
+
+// Shared is the session every plain call uses.
+func (b *Backend) Shared() *Conn { return b.shared }
+
+// NewConn returns a further, independent session to the same backend with its own client
+// options (handlers and declared capabilities), sharing the Backend's transport, headers and
+// timeout. Close it when done.
+func (b *Backend) NewConn(opts *mcp.ClientOptions) *Conn {
+	if opts == nil {
+		opts = &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}
+	}
+	o := *opts
+	if o.Logger == nil {
+		o.Logger = b.opts.Logger
+	}
+	impl := &mcp.Implementation{Name: "vmcp", Version: version.String()}
+	return &Conn{b: b, client: mcp.NewClient(impl, &o)}
+}
+
+// Do runs fn on conn's session, establishing it first if needed, bounded by the backend's
+// timeout and by ctx. ctx's cancellation reaches fn (and so the backend, as a
+// notifications/cancelled), but none of ctx's values do: the SDK server's request context
+// carries values the SDK client would misread. A call the backend rejected because it had
+// forgotten the session never ran, so it is retried once on a fresh session.
+func (b *Backend) Do(ctx context.Context, conn *Conn, fn func(context.Context, *mcp.ClientSession) error) Outcome {
+	start := b.clock.Now()
+	callCtx, cancel := b.callContext(ctx)
+	defer cancel()
+	out := b.do(ctx, callCtx, conn, fn)
+	out.Latency = b.clock.Since(start)
+	return out
+}
+
+func (b *Backend) do(ctx, callCtx context.Context, conn *Conn, fn func(context.Context, *mcp.ClientSession) error) Outcome {
+	for attempt := 0; ; attempt++ {
+		cs, err := conn.Session(callCtx)
+		if err != nil {
+			return classifyConnect(err, ctx.Err())
+		}
+		octx, obs := withObservation(callCtx)
+		err = fn(octx, cs)
+		observed := obs.get()
+		if err != nil && attempt == 0 && neverSent(err, observed) {
+			conn.drop(cs)
+			continue
+		}
+		return Classify(err, observed, ctx.Err())
+	}
+}
+
+// neverSent reports whether a failed call certainly did not run on the backend: its own POST
+// was answered 404 for an unknown session, or the session was already dead when it was sent.
+func neverSent(err error, obs Observed) bool {
+	return (errors.Is(err, mcp.ErrSessionMissing) && obs.Status == http.StatusNotFound) ||
+		(errors.Is(err, mcp.ErrConnectionClosed) && obs.Status == 0)
+}
+
+func classifyConnect(err error, callerErr error) Outcome {
+	var ce *connectError
+	obs := Observed{}
+	if errors.As(err, &ce) {
+		obs = ce.obs
+	}
+	o := Classify(err, obs, callerErr)
+	switch {
+	case o.Kind == RPCError:
+		// A backend that refuses initialize is unusable whatever the reason.
+		o.Kind, o.Reason = Failure, statusapi.ReasonInitializeFailed
+	case o.Kind == Failure && o.Reason == statusapi.ReasonConnectionFailed && ce != nil && !isNetError(ce.err):
+		o.Reason = statusapi.ReasonInitializeFailed
+	}
+	return o
+}
+
+// callContext derives the exchange's context: the backend's timeout, the caller's deadline
+// and cancellation, and no values.
+func (b *Backend) callContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
+	if d, ok := parent.Deadline(); ok {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadline(ctx, d)
+		inner := cancel
+		cancel = func() { cancelDeadline(); inner() }
+	}
+	stop := context.AfterFunc(parent, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// Ping checks the backend with an MCP ping on the shared session, initializing it first if
+// there is none.
+func (b *Backend) Ping(ctx context.Context) Outcome {
+	return b.Do(ctx, b.shared, func(ctx context.Context, cs *mcp.ClientSession) error {
+		return cs.Ping(ctx, nil)
+	})
+}
+
+// Close ends the shared session.
+func (b *Backend) Close() error { return b.shared.Close() }

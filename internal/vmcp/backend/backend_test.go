@@ -1,0 +1,288 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
+	"github.com/vmcp-dev/vmcp-operator/test/fixtures/mcpecho"
+	"github.com/vmcp-dev/vmcp-operator/test/fixtures/poll"
+)
+
+const waitFor = 10 * time.Second
+
+func newBackend(t *testing.T, srv *mcpecho.Server, mutate func(*backend.Options)) *backend.Backend {
+	t.Helper()
+	opts := backend.Options{Name: srv.Name(), URL: srv.URL(), Timeout: 5 * time.Second}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	b := backend.New(opts)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func callEcho(ctx context.Context, b *backend.Backend, tool string) (string, backend.Outcome) {
+	var text string
+	out := b.Do(ctx, b.Shared(), func(ctx context.Context, cs *mcp.ClientSession) error {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: map[string]any{"text": "hi"}})
+		if err != nil {
+			return err
+		}
+		if len(res.Content) > 0 {
+			if tc, ok := res.Content[0].(*mcp.TextContent); ok {
+				text = tc.Text
+			}
+		}
+		return nil
+	})
+	return text, out
+}
+
+func TestSharedSessionIsReused(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a"})
+	b := newBackend(t, srv, nil)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if text, out := callEcho(t.Context(), b, "echo"); out.Kind != backend.OK || text != "a/echo: hi" {
+				t.Errorf("call = %q, %v (%v)", text, out.Kind, out.Err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.Sessions(); n != 1 {
+		t.Fatalf("backend holds %d sessions after 20 concurrent calls, want 1", n)
+	}
+}
+
+func TestTransparentReinitialize(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(*mcpecho.Server)
+		// staleSocket: the first call after a restart may land on a pooled connection the dead
+		// process had open; it fails as ConnectionFailed (it may have been sent, so it is not
+		// retried) and the next call must succeed on a new session.
+		staleSocket bool
+	}{
+		{"backend restarted", func(s *mcpecho.Server) {
+			s.Stop()
+			if err := s.Start(""); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"session expired", (*mcpecho.Server).DropSessions, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mcpecho.Start(t, mcpecho.Options{Name: "a"})
+			var started atomic.Int32
+			b := newBackend(t, srv, func(o *backend.Options) {
+				o.Handlers.SessionStarted = func() { started.Add(1) }
+			})
+			if _, out := callEcho(t.Context(), b, "echo"); out.Kind != backend.OK {
+				t.Fatalf("first call: %v", out.Err)
+			}
+			tt.breakIt(srv)
+			text, out := callEcho(t.Context(), b, "echo")
+			if out.Kind != backend.OK && tt.staleSocket && out.Reason == statusapi.ReasonConnectionFailed {
+				text, out = callEcho(t.Context(), b, "echo")
+			}
+			if out.Kind != backend.OK || text != "a/echo: hi" {
+				t.Fatalf("call after %s = %q, %s %v; want a transparent success", tt.name, text, out.Kind, out.Err)
+			}
+			if got := started.Load(); got != 2 {
+				t.Fatalf("sessions started = %d, want 2", got)
+			}
+		})
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	tests := []struct {
+		name       string
+		fault      mcpecho.Fault
+		tool       string
+		stop       bool
+		wantKind   backend.Kind
+		wantReason string
+	}{
+		{name: "ok", tool: "echo", wantKind: backend.OK},
+		{name: "isError result", tool: "is_error", wantKind: backend.OK},
+		{name: "JSON-RPC error", tool: "rpc_error", wantKind: backend.RPCError},
+		{name: "HTTP 500", fault: mcpecho.Fault{Mode: mcpecho.Fail}, tool: "echo", wantKind: backend.Failure, wantReason: statusapi.ReasonServerError},
+		{name: "HTTP 401", fault: mcpecho.Fault{Mode: mcpecho.Unauthorized}, tool: "echo", wantKind: backend.Unauthenticated, wantReason: statusapi.ReasonUnauthorized},
+		{name: "HTTP 429", fault: mcpecho.Fault{Mode: mcpecho.RateLimit, RetryAfter: 7 * time.Second}, tool: "echo", wantKind: backend.RateLimited, wantReason: statusapi.ReasonRateLimited},
+		{name: "hang", fault: mcpecho.Fault{Mode: mcpecho.Hang}, tool: "echo", wantKind: backend.Failure, wantReason: statusapi.ReasonTimeout},
+		{name: "backend down", tool: "echo", stop: true, wantKind: backend.Failure, wantReason: statusapi.ReasonConnectionFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mcpecho.Start(t, mcpecho.Options{Name: "a", TestTools: true})
+			b := newBackend(t, srv, func(o *backend.Options) { o.Timeout = 300 * time.Millisecond })
+			if _, out := callEcho(t.Context(), b, "echo"); out.Kind != backend.OK {
+				t.Fatalf("warm-up call: %v", out.Err)
+			}
+			srv.SetFault(tt.fault)
+			// Lift the fault before the backend's session is closed, or closing waits for a hung DELETE.
+			t.Cleanup(func() { srv.SetFault(mcpecho.Fault{}) })
+			if tt.stop {
+				srv.Stop()
+			}
+			_, out := callEcho(t.Context(), b, tt.tool)
+			if out.Kind != tt.wantKind || out.Reason != tt.wantReason {
+				t.Fatalf("outcome = (%s, %q, %v), want (%s, %q)", out.Kind, out.Reason, out.Err, tt.wantKind, tt.wantReason)
+			}
+			if tt.wantKind == backend.RateLimited && out.RetryAfter != 7*time.Second {
+				t.Fatalf("RetryAfter = %v, want 7s", out.RetryAfter)
+			}
+		})
+	}
+}
+
+func TestInitializeFailures(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a"})
+	srv.SetFault(mcpecho.Fault{Mode: mcpecho.Unauthorized})
+	b := newBackend(t, srv, nil)
+	if out := b.Ping(t.Context()); out.Kind != backend.Unauthenticated {
+		t.Fatalf("ping against 401 = %s %v, want Unauthenticated", out.Kind, out.Err)
+	}
+	srv.Stop()
+	out := b.Ping(t.Context())
+	if out.Kind != backend.Failure || out.Reason != statusapi.ReasonConnectionFailed {
+		t.Fatalf("ping against a stopped backend = %s %q, want Failure ConnectionFailed", out.Kind, out.Reason)
+	}
+}
+
+func TestCallerCancellationReachesBackend(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a", TestTools: true})
+	b := newBackend(t, srv, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan backend.Outcome, 1)
+	go func() {
+		done <- b.Do(ctx, b.Shared(), func(ctx context.Context, cs *mcp.ClientSession) error {
+			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "sleep", Arguments: map[string]any{"ms": 60000}})
+			return err
+		})
+	}()
+	poll.Until(t, waitFor, func() error {
+		if srv.Calls() == 0 {
+			return errors.New("sleep not started")
+		}
+		return nil
+	})
+	cancel()
+	if out := <-done; out.Kind != backend.Canceled {
+		t.Fatalf("outcome = %s %v, want Canceled", out.Kind, out.Err)
+	}
+	poll.Until(t, waitFor, func() error {
+		if srv.Cancelled() != 1 {
+			return fmt.Errorf("backend saw %d cancellations", srv.Cancelled())
+		}
+		return nil
+	})
+}
+
+func TestProgressAndListChangedHandlers(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a", TestTools: true})
+	var progress atomic.Int32
+	changed := make(chan backend.ListKind, 4)
+	b := newBackend(t, srv, func(o *backend.Options) {
+		o.Handlers.Progress = func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			if r.Params.ProgressToken == "tok" {
+				progress.Add(1)
+			}
+		}
+		o.Handlers.ListChanged = func(k backend.ListKind) { changed <- k }
+	})
+	out := b.Do(t.Context(), b.Shared(), func(ctx context.Context, cs *mcp.ClientSession) error {
+		p := &mcp.CallToolParams{Name: "progress", Arguments: map[string]any{}}
+		p.SetProgressToken("tok")
+		_, err := cs.CallTool(ctx, p)
+		return err
+	})
+	if out.Kind != backend.OK {
+		t.Fatal(out.Err)
+	}
+	poll.Until(t, waitFor, func() error {
+		if progress.Load() != 3 {
+			return fmt.Errorf("%d progress notifications", progress.Load())
+		}
+		return nil
+	})
+	srv.SetTools([]string{"other"})
+	select {
+	case k := <-changed:
+		if k != backend.Tools {
+			t.Fatalf("list changed kind = %v, want Tools", k)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no tools/list_changed received")
+	}
+}
+
+func TestInventory(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{
+		Name: "a", Tools: mcpecho.ToolNames(3), Prompts: []string{"p"},
+		Resources: []string{"echo://a/r"}, Templates: []string{"echo://a/t/{id}"},
+	})
+	b := newBackend(t, srv, nil)
+	inv, out := b.FetchInventory(t.Context())
+	if out.Kind != backend.OK {
+		t.Fatal(out.Err)
+	}
+	if len(inv.Tools) != 3 || len(inv.Prompts) != 1 || len(inv.Resources) != 1 || len(inv.Templates) != 1 {
+		t.Fatalf("inventory = %d tools, %d prompts, %d resources, %d templates", len(inv.Tools), len(inv.Prompts), len(inv.Resources), len(inv.Templates))
+	}
+	if inv.Tools[0].Description == "" || inv.Tools[0].Annotations == nil || !inv.Tools[0].Annotations.ReadOnlyHint {
+		t.Fatalf("tool metadata lost: %+v", inv.Tools[0])
+	}
+}
+
+func TestHeadersFromEnvAndFile(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a"})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("  secret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TOKEN": "Bearer from-env"}
+	b := newBackend(t, srv, func(o *backend.Options) {
+		o.Headers = []config.Header{
+			{Name: "Authorization", ValueFrom: config.ValueSource{Env: "TOKEN"}},
+			{Name: "X-Api-Key", ValueFrom: config.ValueSource{File: file}},
+		}
+		o.Sources = backend.Sources{
+			LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+			ReadFile:  os.ReadFile,
+		}
+	})
+	if _, out := callEcho(t.Context(), b, "echo"); out.Kind != backend.OK {
+		t.Fatal(out.Err)
+	}
+	h := srv.LastHeader()
+	if h.Get("Authorization") != "Bearer from-env" || h.Get("X-Api-Key") != "secret-from-file" {
+		t.Fatalf("backend saw Authorization=%q X-Api-Key=%q", h.Get("Authorization"), h.Get("X-Api-Key"))
+	}
+
+	delete(env, "TOKEN")
+	missing := newBackend(t, srv, func(o *backend.Options) {
+		o.Headers = []config.Header{{Name: "Authorization", ValueFrom: config.ValueSource{Env: "TOKEN"}}}
+		o.Sources = backend.Sources{LookupEnv: func(string) (string, bool) { return "", false }, ReadFile: os.ReadFile}
+	})
+	out := missing.Ping(t.Context())
+	if out.Kind != backend.Failure || out.Reason != statusapi.ReasonInitializeFailed {
+		t.Fatalf("missing header value: %s %q %v, want Failure InitializeFailed", out.Kind, out.Reason, out.Err)
+	}
+}

@@ -1,0 +1,181 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// ErrClosed is returned by a Conn after Close.
+var ErrClosed = errors.New("backend connection closed")
+
+// protocolVersion is the MCP revision the aggregator asks its backends for. Pinning the
+// session-based revision skips the SDK's server/discover round trip, which stateful servers
+// (the common case, and the SDK's default) answer with an error before falling back anyway.
+const protocolVersion = "2025-11-25"
+
+// transportMaxRetries lets the SDK resume an interrupted SSE stream once (a backend may close
+// a stream on purpose and expect the client to resume it) but not keep a dead backend's
+// session alive through seconds of back-off; see the package doc.
+const transportMaxRetries = 1
+
+// Conn is one MCP client session with a backend, established on first use and again whenever
+// the backend loses it. Many concurrent calls share it. Safe for concurrent use.
+type Conn struct {
+	b      *Backend
+	client *mcp.Client
+	// onStarted and onLost are called after a session is established and after one ends
+	// without Close; they must not block.
+	onStarted func()
+	onLost    func(error)
+
+	mu         sync.Mutex
+	cs         *mcp.ClientSession
+	connecting *attempt
+	closed     bool
+}
+
+// attempt is an initialize in progress; concurrent callers wait for it instead of starting
+// their own.
+type attempt struct {
+	done chan struct{}
+	err  error
+}
+
+// connectError is a failure to establish a session, with what the transport observed of it.
+type connectError struct {
+	err error
+	obs Observed
+}
+
+func (e *connectError) Error() string { return "initialize: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// Session returns the live session, establishing one if there is none. Callers waiting for
+// another caller's initialize get its result; ctx bounds the wait and the initialize.
+func (c *Conn) Session(ctx context.Context) (*mcp.ClientSession, error) {
+	for {
+		c.mu.Lock()
+		switch {
+		case c.closed:
+			c.mu.Unlock()
+			return nil, ErrClosed
+		case c.cs != nil:
+			cs := c.cs
+			c.mu.Unlock()
+			return cs, nil
+		case c.connecting != nil:
+			a := c.connecting
+			c.mu.Unlock()
+			select {
+			case <-a.done:
+				if a.err != nil {
+					return nil, a.err
+				}
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		a := &attempt{done: make(chan struct{})}
+		c.connecting = a
+		c.mu.Unlock()
+		return c.establish(ctx, a)
+	}
+}
+
+func (c *Conn) establish(ctx context.Context, a *attempt) (*mcp.ClientSession, error) {
+	cs, err := c.connect(ctx)
+	c.mu.Lock()
+	c.connecting = nil
+	closed := c.closed
+	if err == nil && !closed {
+		c.cs = cs
+	}
+	c.mu.Unlock()
+	if err == nil && closed {
+		_ = cs.Close()
+		err = ErrClosed
+	}
+	a.err = err
+	close(a.done)
+	if err != nil {
+		return nil, err
+	}
+	go c.watch(cs)
+	if c.onStarted != nil {
+		c.onStarted()
+	}
+	return cs, nil
+}
+
+func (c *Conn) connect(ctx context.Context) (*mcp.ClientSession, error) {
+	headers, err := ResolveHeaders(c.b.opts.Headers, c.b.opts.Sources)
+	if err != nil {
+		return nil, &connectError{err: fmt.Errorf("headers: %w", err)}
+	}
+	c.b.transport.headers.Store(&headers)
+	// The initialize exchange gets its own observation: the SDK keeps this context's values for
+	// the session's background streams, which must not write into a caller's observation.
+	ctx, obs := withObservation(ctx)
+	t := &mcp.StreamableClientTransport{
+		Endpoint:   c.b.opts.URL,
+		HTTPClient: c.b.httpClient,
+		MaxRetries: transportMaxRetries,
+	}
+	cs, err := c.client.Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
+	if err != nil {
+		return nil, &connectError{err: err, obs: obs.get()}
+	}
+	return cs, nil
+}
+
+// watch forgets a session when it ends (the backend went away, the session expired, a stream
+// broke), so the next call establishes a new one instead of failing on the dead one.
+func (c *Conn) watch(cs *mcp.ClientSession) {
+	err := cs.Wait()
+	if c.forget(cs) && c.onLost != nil {
+		c.onLost(err)
+	}
+}
+
+func (c *Conn) forget(cs *mcp.ClientSession) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cs != cs {
+		return false
+	}
+	c.cs = nil
+	return true
+}
+
+// drop discards a session the backend no longer knows.
+func (c *Conn) drop(cs *mcp.ClientSession) {
+	if c.forget(cs) {
+		go func() { _ = cs.Close() }()
+	}
+}
+
+// Connected reports whether the Conn currently holds a session.
+func (c *Conn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cs != nil
+}
+
+// Close ends the session (telling the backend, bounded by the SDK's close timeout) and makes
+// further calls fail with ErrClosed.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	cs := c.cs
+	c.cs = nil
+	c.mu.Unlock()
+	if cs == nil {
+		return nil
+	}
+	return cs.Close()
+}

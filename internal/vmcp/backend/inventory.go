@@ -1,0 +1,119 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// MaxListItems bounds each list fetched from one backend, so a misbehaving backend cannot make
+// the aggregator hold unbounded lists. Items past it are dropped and reported.
+const MaxListItems = 20000
+
+// Inventory is what a backend offers, as fetched from it. Its slices are never modified after
+// the fetch, so an Inventory may be shared freely.
+type Inventory struct {
+	Tools     []*mcp.Tool
+	Prompts   []*mcp.Prompt
+	Resources []*mcp.Resource
+	Templates []*mcp.ResourceTemplate
+	// Capabilities and ServerInfo are the backend's initialize result.
+	Capabilities *mcp.ServerCapabilities
+	ServerInfo   *mcp.Implementation
+	// Truncated is set when a list was longer than MaxListItems.
+	Truncated bool
+	FetchedAt time.Time
+}
+
+// FetchInventory lists everything the backend advertises (following nextCursor) on the shared
+// session.
+func (b *Backend) FetchInventory(ctx context.Context) (*Inventory, Outcome) {
+	var inv *Inventory
+	out := b.Do(ctx, b.shared, func(ctx context.Context, cs *mcp.ClientSession) error {
+		var err error
+		inv, err = fetchInventory(ctx, cs)
+		return err
+	})
+	if out.Kind != OK {
+		return nil, out
+	}
+	inv.FetchedAt = b.clock.Now()
+	return inv, out
+}
+
+func fetchInventory(ctx context.Context, cs *mcp.ClientSession) (*Inventory, error) {
+	inv := &Inventory{Capabilities: &mcp.ServerCapabilities{}}
+	if res := cs.InitializeResult(); res != nil {
+		inv.ServerInfo = res.ServerInfo
+		if res.Capabilities != nil {
+			inv.Capabilities = res.Capabilities
+		}
+	}
+	caps := inv.Capabilities
+	var err error
+	if caps.Tools != nil {
+		if inv.Tools, err = collect(inv, cs.Tools(ctx, nil)); err != nil {
+			return nil, fmt.Errorf("tools/list: %w", err)
+		}
+		for i, t := range inv.Tools {
+			inv.Tools[i] = compactTool(t)
+		}
+	}
+	if caps.Prompts != nil {
+		if inv.Prompts, err = collect(inv, cs.Prompts(ctx, nil)); err != nil {
+			return nil, fmt.Errorf("prompts/list: %w", err)
+		}
+	}
+	if caps.Resources != nil {
+		if inv.Resources, err = collect(inv, cs.Resources(ctx, nil)); err != nil {
+			return nil, fmt.Errorf("resources/list: %w", err)
+		}
+		if inv.Templates, err = collect(inv, cs.ResourceTemplates(ctx, nil)); err != nil {
+			return nil, fmt.Errorf("resources/templates/list: %w", err)
+		}
+	}
+	return inv, nil
+}
+
+func collect[T any](inv *Inventory, seq func(yield func(*T, error) bool)) ([]*T, error) {
+	out := []*T{}
+	for item, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == MaxListItems {
+			inv.Truncated = true
+			break
+		}
+		if item != nil {
+			out = append(out, item)
+		}
+	}
+	return out, nil
+}
+
+// compactTool stores a tool's schemas as raw JSON. The SDK client decodes them into generic
+// maps, which are slow to encode again on every tools/list; raw JSON is copied as is.
+func compactTool(t *mcp.Tool) *mcp.Tool {
+	c := *t
+	c.InputSchema = rawJSON(t.InputSchema)
+	if t.OutputSchema != nil {
+		c.OutputSchema = rawJSON(t.OutputSchema)
+	}
+	return &c
+}
+
+func rawJSON(v any) any {
+	switch v.(type) {
+	case nil, json.RawMessage:
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	return json.RawMessage(b)
+}

@@ -1,0 +1,93 @@
+package backend
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// NewTransport returns the pooled HTTP transport shared by all backends. Keep-alive connections
+// are kept per backend host so concurrent calls reuse sockets instead of opening new ones.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// observation collects what the RoundTripper sees of the responses to one exchange. It is
+// written by the SDK's goroutines (including a late cancellation notice) and read by Do, so it
+// is guarded.
+type observation struct {
+	mu         sync.Mutex
+	status     int
+	retryAfter time.Duration
+}
+
+type observationKey struct{}
+
+func withObservation(ctx context.Context) (context.Context, *observation) {
+	o := &observation{}
+	return context.WithValue(ctx, observationKey{}, o), o
+}
+
+func (o *observation) record(status int, retryAfter time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	// The first failure status wins: a later 202 for a cancellation notice or a resumed stream
+	// must not hide the 5xx that failed the call.
+	if o.status == 0 || (o.status >= 200 && o.status < 300) {
+		o.status, o.retryAfter = status, retryAfter
+	}
+}
+
+func (o *observation) get() Observed {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return Observed{Status: o.status, RetryAfter: o.retryAfter}
+}
+
+func (o *observation) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status, o.retryAfter = 0, 0
+}
+
+// observingTransport adds the backend's configured headers to every request and records each
+// response's status and Retry-After into the exchange's observation, which is how HTTP-level
+// failures (401, 429, 5xx) reach the classification even though the SDK reports them as
+// opaque errors.
+type observingTransport struct {
+	base    http.RoundTripper
+	clock   clock.PassiveClock
+	headers atomic.Pointer[http.Header]
+}
+
+func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if h := t.headers.Load(); h != nil && len(*h) > 0 {
+		req = req.Clone(req.Context()) // a RoundTripper must not modify its request
+		for k, v := range *h {
+			req.Header[k] = v
+		}
+	}
+	resp, err := t.base.RoundTrip(req)
+	if resp != nil {
+		if o, ok := req.Context().Value(observationKey{}).(*observation); ok {
+			o.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.clock.Now()))
+		}
+	}
+	return resp, err
+}
