@@ -9,12 +9,15 @@ import (
 	"strings"
 	"time"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -29,33 +32,29 @@ import (
 const defaultVMCPImage = "ghcr.io/vmcp-dev/vmcp:latest"
 
 func main() {
-	var (
-		metricsAddr, probeAddr, vmcpImage, watchNamespaces string
-		leaderElect, secureMetrics, enableHTTP2            bool
-		statusPollInterval                                 time.Duration
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
+	var o runOptions
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0",
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probe endpoint binds to.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election so that only one manager replica reconciles.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true,
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probe endpoint binds to.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Enable leader election so that only one manager replica reconciles.")
+	flag.BoolVar(&o.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset).")
-	flag.StringVar(&vmcpImage, "vmcp-image", defaultVMCPImage, "Aggregator image for VirtualMCPServers that set no spec.image.")
-	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
-	flag.DurationVar(&statusPollInterval, "status-poll-interval", controller.DefaultStatusPollInterval,
+	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset).")
+	flag.StringVar(&o.vmcpImage, "vmcp-image", defaultVMCPImage, "Aggregator image for VirtualMCPServers that set no spec.image.")
+	flag.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.DurationVar(&o.statusPollInterval, "status-poll-interval", controller.DefaultStatusPollInterval,
 		"How often each VirtualMCPServer's aggregator replicas are polled for backend health.")
-	opts := zap.Options{}
-	opts.BindFlags(flag.CommandLine)
+	flag.DurationVar(&o.statusTimeout, "status-timeout", controller.DefaultStatusTimeout,
+		"Timeout of one /status request to an aggregator replica.")
+	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
+		"How many VirtualMCPServers are reconciled (and polled) at once.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	log := ctrl.Log.WithName("setup")
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := run(runOptions{
-		metricsAddr: metricsAddr, probeAddr: probeAddr, vmcpImage: vmcpImage, watchNamespaces: watchNamespaces,
-		leaderElect: leaderElect, secureMetrics: secureMetrics, enableHTTP2: enableHTTP2, statusPollInterval: statusPollInterval,
-	}); err != nil {
-		log.Error(err, "manager exited")
+	if err := run(o); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "manager exited")
 		os.Exit(1)
 	}
 }
@@ -63,7 +62,8 @@ func main() {
 type runOptions struct {
 	metricsAddr, probeAddr, vmcpImage, watchNamespaces string
 	leaderElect, secureMetrics, enableHTTP2            bool
-	statusPollInterval                                 time.Duration
+	statusPollInterval, statusTimeout                  time.Duration
+	maxConcurrentReconciles                            int
 }
 
 func run(o runOptions) error {
@@ -71,6 +71,12 @@ func run(o runOptions) error {
 	log.Info("Starting vmcp-operator", "version", version.String(), "vmcpImage", o.vmcpImage)
 	if o.statusPollInterval < time.Second {
 		return fmt.Errorf("--status-poll-interval must be at least 1s, got %s", o.statusPollInterval)
+	}
+	if o.statusTimeout <= 0 || o.statusTimeout >= o.statusPollInterval {
+		return fmt.Errorf("--status-timeout must be positive and shorter than --status-poll-interval, got %s", o.statusTimeout)
+	}
+	if o.maxConcurrentReconciles < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.maxConcurrentReconciles)
 	}
 
 	scheme := runtime.NewScheme()
@@ -86,7 +92,11 @@ func run(o runOptions) error {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	var cacheOpts cache.Options
+	// Cache only the EndpointSlices of aggregator Services: the EndpointSlice controller copies
+	// a Service's labels onto its slices, so the operator's managed-by label selects them.
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&discoveryv1.EndpointSlice{}: {Label: labels.SelectorFromSet(labels.Set{controller.LabelManagedBy: controller.ManagerName})},
+	}}
 	if o.watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range strings.Split(o.watchNamespaces, ",") {
@@ -111,12 +121,14 @@ func run(o runOptions) error {
 	}
 
 	if err := (&controller.VirtualMCPServerReconciler{
-		Client:             mgr.GetClient(),
-		Scheme:             mgr.GetScheme(),
-		Recorder:           mgr.GetEventRecorder("vmcp-operator"),
-		Clock:              clock.RealClock{},
-		DefaultImage:       o.vmcpImage,
-		StatusPollInterval: o.statusPollInterval,
+		Client:                  mgr.GetClient(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("vmcp-operator"),
+		Clock:                   clock.RealClock{},
+		DefaultImage:            o.vmcpImage,
+		StatusPollInterval:      o.statusPollInterval,
+		StatusTimeout:           o.statusTimeout,
+		MaxConcurrentReconciles: o.maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up VirtualMCPServer controller: %w", err)
 	}

@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -46,6 +49,7 @@ var (
 	suiteCtx   context.Context
 	suiteStop  context.CancelFunc
 	testScheme = runtime.NewScheme()
+	podNetwork = &fakePodNetwork{routes: map[string]string{}}
 )
 
 func TestControllers(t *testing.T) {
@@ -90,8 +94,9 @@ var _ = BeforeSuite(func() {
 		Recorder:     mgr.GetEventRecorder("vmcp-operator"),
 		Clock:        testClock,
 		DefaultImage: "example.com/vmcp:test",
-		// Long enough that no poll happens during a spec; polling has its own tests.
+		// Long enough that no timed poll happens during a spec: specs that poll call Reconcile.
 		StatusPollInterval: time.Hour,
+		HTTPClient:         podNetwork.client(),
 	}
 	reconciles = &reconcileCounter{inner: reconciler, counts: map[types.NamespacedName]int{}}
 	Expect(reconciler.setupWithManager(mgr, reconciles)).To(Succeed())
@@ -195,6 +200,35 @@ func (c *reconcileCounter) Of(namespace, name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.counts[types.NamespacedName{Namespace: namespace, Name: name}]
+}
+
+// fakePodNetwork routes pod addresses (as written in EndpointSlices) to servers listening on
+// 127.0.0.1, the way a cluster network routes a pod IP to the pod. The API server refuses
+// loopback addresses in EndpointSlices, so tests use pod-like addresses and this dialer.
+type fakePodNetwork struct {
+	mu     sync.Mutex
+	routes map[string]string
+}
+
+func (n *fakePodNetwork) route(podAddr, localAddr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.routes[podAddr] = localAddr
+}
+
+func (n *fakePodNetwork) client() *http.Client {
+	dialer := &net.Dialer{Timeout: time.Second}
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			n.mu.Lock()
+			local, ok := n.routes[addr]
+			n.mu.Unlock()
+			if !ok {
+				return nil, fmt.Errorf("dial %s: no route to host", addr)
+			}
+			return dialer.DialContext(ctx, network, local)
+		},
+	}}
 }
 
 // newNamespace creates a namespace for one spec and deletes it afterwards.

@@ -4,21 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -48,6 +53,12 @@ type VirtualMCPServerReconciler struct {
 	DefaultImage string
 	// StatusPollInterval is how often the aggregator replicas' /status is read.
 	StatusPollInterval time.Duration
+	// StatusTimeout bounds one /status request (DefaultStatusTimeout when zero).
+	StatusTimeout time.Duration
+	// HTTPClient reads /status; nil uses a shared client with keep-alive.
+	HTTPClient *http.Client
+	// MaxConcurrentReconciles lets polls of many objects overlap (1 when zero).
+	MaxConcurrentReconciles int
 }
 
 // scope carries what one reconcile has learned between its phases.
@@ -70,6 +81,7 @@ type scope struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 
 // Reconcile brings the objects of one VirtualMCPServer in line with its spec and records what
 // it observed in the status, writing the status only when it changed.
@@ -77,6 +89,9 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	log := logf.FromContext(ctx)
 	vmcp := &vmcpv1alpha1.VirtualMCPServer{}
 	if err := r.Get(ctx, req.NamespacedName, vmcp); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetMetrics(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !vmcp.DeletionTimestamp.IsZero() {
@@ -92,6 +107,7 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		r.reconcileDeployment,
 		r.reconcileService,
 		r.reconcilePDB,
+		r.observeBackends,
 	}
 	for _, phase := range phases {
 		if s.renderErr != nil || s.applyErr != nil {
@@ -112,6 +128,7 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 
 	r.computeStatus(s)
+	r.recordTransitions(before, vmcp)
 	if err := r.patchStatus(ctx, before, vmcp); err != nil {
 		if isTransient(err) {
 			return ctrl.Result{RequeueAfter: requeueStale}, nil
@@ -132,10 +149,52 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		log.Info("Spec cannot be rendered", "error", s.renderErr.Error())
 		return ctrl.Result{}, nil
 	}
-	if !isTrue(vmcp, vmcpv1alpha1.ConditionAvailable) {
+	switch {
+	case replicas(vmcp) == 0:
+		return ctrl.Result{}, nil
+	case isTrue(vmcp, vmcpv1alpha1.ConditionAvailable):
+		return ctrl.Result{RequeueAfter: r.pollInterval()}, nil
+	default:
 		return ctrl.Result{RequeueAfter: requeueNotAvailable}, nil
 	}
-	return ctrl.Result{}, nil
+}
+
+func (r *VirtualMCPServerReconciler) pollInterval() time.Duration {
+	if r.StatusPollInterval > 0 {
+		return r.StatusPollInterval
+	}
+	return DefaultStatusPollInterval
+}
+
+// observeBackends asks the ready aggregator replicas how the backends are doing.
+func (r *VirtualMCPServerReconciler) observeBackends(ctx context.Context, s *scope) error {
+	if replicas(s.vmcp) == 0 {
+		return nil
+	}
+	endpoints, err := r.replicaEndpoints(ctx, s.vmcp)
+	if err != nil {
+		return err
+	}
+	replicas := r.fetchStatuses(ctx, endpoints)
+	for _, rs := range replicas {
+		if rs.Err != nil {
+			pollErrors.WithLabelValues(s.vmcp.Namespace, s.vmcp.Name).Inc()
+			logf.FromContext(ctx).V(1).Info("Aggregator replica did not answer", "endpoint", rs.Endpoint, "error", rs.Err.Error())
+		}
+	}
+	s.view = mergeReplicas(s.vmcp, replicas)
+	return nil
+}
+
+// recordTransitions turns per-backend changes between the stored and the new status into Events.
+func (r *VirtualMCPServerReconciler) recordTransitions(before, after *vmcpv1alpha1.VirtualMCPServer) {
+	for _, e := range backendTransitions(before.Status.Backends, after.Status.Backends) {
+		typ := corev1.EventTypeNormal
+		if e.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(after, nil, typ, e.Reason, "BackendStatus", "%s", truncate(e.Message, maxMessageLength))
+	}
 }
 
 func (r *VirtualMCPServerReconciler) reconcileConfig(ctx context.Context, s *scope) error {
@@ -284,7 +343,25 @@ func (r *VirtualMCPServerReconciler) patchStatus(ctx context.Context, before, af
 	if err := r.Status().Patch(ctx, after, patch); err != nil {
 		return fmt.Errorf("patch status of %s: %w", klog.KObj(after), err)
 	}
+	statusPatches.WithLabelValues(after.Namespace, after.Name).Inc()
 	return nil
+}
+
+// serviceOfEndpointSlice maps an EndpointSlice to the VirtualMCPServer named like its Service.
+// Slices of other Services map to objects that do not exist, which reconcile to nothing.
+func serviceOfEndpointSlice(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+func (r *VirtualMCPServerReconciler) concurrency() int {
+	if r.MaxConcurrentReconciles > 0 {
+		return r.MaxConcurrentReconciles
+	}
+	return 1
 }
 
 // isTransient reports errors caused by a stale cache or a concurrent writer: the next
@@ -308,6 +385,9 @@ func (r *VirtualMCPServerReconciler) setupWithManager(mgr ctrl.Manager, rec reco
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		// A replica appearing, becoming ready or going away changes whom to ask.
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(serviceOfEndpointSlice)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.concurrency()}).
 		Named("virtualmcpserver").
 		Complete(rec)
 }

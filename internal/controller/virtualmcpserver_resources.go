@@ -32,7 +32,8 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelComponent = "app.kubernetes.io/component"
 	appName        = "vmcp"
-	managerName    = "vmcp-operator"
+	// ManagerName is the value of LabelManagedBy on everything the operator creates.
+	ManagerName = "vmcp-operator"
 )
 
 // SelectorLabels select the aggregator pods of a VirtualMCPServer. They never change, because
@@ -43,7 +44,7 @@ func SelectorLabels(v *vmcpv1alpha1.VirtualMCPServer) map[string]string {
 
 func objectLabels(v *vmcpv1alpha1.VirtualMCPServer) map[string]string {
 	l := SelectorLabels(v)
-	l[LabelManagedBy] = managerName
+	l[LabelManagedBy] = ManagerName
 	l[LabelComponent] = "aggregator"
 	return l
 }
