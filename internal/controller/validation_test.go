@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -146,7 +147,11 @@ var _ = Describe("VirtualMCPServer validation by the API server", func() {
 	})
 
 	It("accepts the sample through kubectl apply --dry-run=server", func() {
-		stdout, stderr, err := testEnv.ControlPlane.KubeCtl().Run("apply", "--dry-run=server", "-n", "default",
+		admin, err := testEnv.AddUser(envtest.User{Name: "sample-admin", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kubectl, err := admin.Kubectl()
+		Expect(err).NotTo(HaveOccurred())
+		stdout, stderr, err := kubectl.Run("apply", "--dry-run=server", "-n", "default",
 			"-f", filepath.Join("..", "..", "config", "samples", "vmcp_v1alpha1_virtualmcpserver.yaml"))
 		Expect(err).NotTo(HaveOccurred(), "kubectl: %s", readAll(stderr))
 		Expect(readAll(stdout)).To(ContainSubstring("virtualmcpserver.vmcp.dev/team-tools created (server dry run)"))

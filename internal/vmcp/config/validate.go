@@ -46,8 +46,8 @@ func (e *ValidationError) Error() string {
 
 type validator struct{ errs []FieldError }
 
-func (v *validator) add(path, format string, args ...any) {
-	v.errs = append(v.errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Path: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // Validate checks a defaulted config and returns a *ValidationError listing every problem, or nil.
