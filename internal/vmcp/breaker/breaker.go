@@ -124,6 +124,9 @@ type Decision struct {
 	probe   bool
 }
 
+// HalfOpenProbe reports whether the decision is one of the HalfOpen probe permits.
+func (d Decision) HalfOpenProbe() bool { return d.probe }
+
 // Snapshot is a consistent view of a Breaker.
 type Snapshot struct {
 	State               State

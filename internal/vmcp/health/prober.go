@@ -1,0 +1,104 @@
+package health
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
+)
+
+// ProbeSettings configure a Prober.
+type ProbeSettings struct {
+	Interval time.Duration
+	Timeout  time.Duration
+	// MaxProbesInARow is how many probes may run back to back while a circuit is HalfOpen
+	// (the breaker's halfOpenMaxRequests), so a recovered backend closes without waiting an
+	// interval per probe.
+	MaxProbesInARow int
+}
+
+// Prober pings one backend every interval and reports to its Monitor.
+type Prober struct {
+	monitor  *Monitor
+	ping     func(context.Context) backend.Outcome
+	clock    clock.Clock
+	settings atomic.Pointer[ProbeSettings]
+	kick     chan struct{}
+	// observe, if set, sees every probe outcome (metrics).
+	observe func(backend.Outcome)
+}
+
+// NewProber returns a Prober that checks the backend with ping (which establishes the session
+// if there is none). observe may be nil.
+func NewProber(m *Monitor, ping func(context.Context) backend.Outcome, c clock.Clock, s ProbeSettings, observe func(backend.Outcome)) *Prober {
+	p := &Prober{monitor: m, ping: ping, clock: c, kick: make(chan struct{}, 1), observe: observe}
+	p.Update(s)
+	return p
+}
+
+// Update replaces the settings; they take effect from the next probe.
+func (p *Prober) Update(s ProbeSettings) {
+	s.MaxProbesInARow = max(s.MaxProbesInARow, 1)
+	p.settings.Store(&s)
+}
+
+// Kick makes the prober probe now instead of at the end of its interval. It never blocks.
+func (p *Prober) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run probes at once, then every interval (or earlier, when an open circuit's time is up or a
+// Retry-After window ends), until ctx is done.
+func (p *Prober) Run(ctx context.Context) {
+	for {
+		p.ProbeOnce(ctx)
+		t := p.clock.NewTimer(p.nextDelay())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		case <-p.kick:
+			t.Stop()
+		}
+	}
+}
+
+// ProbeOnce probes if the Monitor allows it, repeating while a HalfOpen circuit wants more
+// successful probes.
+func (p *Prober) ProbeOnce(ctx context.Context) {
+	s := p.settings.Load()
+	for range s.MaxProbesInARow {
+		permit, ok := p.monitor.AcquireProbe()
+		if !ok || ctx.Err() != nil {
+			return
+		}
+		halfOpen := permit.decision.HalfOpenProbe()
+		pctx, cancel := context.WithTimeout(ctx, s.Timeout)
+		out := p.ping(pctx)
+		cancel()
+		p.monitor.Done(permit, out)
+		if p.observe != nil {
+			p.observe(out)
+		}
+		if !halfOpen || out.Kind == backend.Failure {
+			return
+		}
+	}
+}
+
+func (p *Prober) nextDelay() time.Duration {
+	d := p.settings.Load().Interval
+	if at := p.monitor.NextProbeAt(); !at.IsZero() {
+		if until := at.Sub(p.clock.Now()); until > 0 && until < d {
+			d = until
+		}
+	}
+	return d
+}
