@@ -41,7 +41,7 @@ func newFakeReplica(podAddr string) *fakeReplica {
 		_ = json.NewEncoder(w).Encode(r.status)
 	}))
 	DeferCleanup(r.server.Close)
-	podNetwork.route(podAddr, r.server.Listener.Addr().String())
+	podNetwork.Route(podAddr, r.server.Listener.Addr().String())
 	return r
 }
 

@@ -2,9 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	vmcpv1alpha1 "github.com/vmcp-dev/vmcp-operator/api/v1alpha1"
+	"github.com/vmcp-dev/vmcp-operator/test/podnet"
 )
 
 // Timeouts for Eventually/Consistently in this suite.
@@ -49,7 +47,9 @@ var (
 	suiteCtx   context.Context
 	suiteStop  context.CancelFunc
 	testScheme = runtime.NewScheme()
-	podNetwork = &fakePodNetwork{routes: map[string]string{}}
+	// podNetwork routes the pod addresses written in EndpointSlices to local test servers (the
+	// API server refuses loopback addresses in EndpointSlices).
+	podNetwork = podnet.New()
 )
 
 func TestControllers(t *testing.T) {
@@ -96,7 +96,7 @@ var _ = BeforeSuite(func() {
 		DefaultImage: "example.com/vmcp:test",
 		// Long enough that no timed poll happens during a spec: specs that poll call Reconcile.
 		StatusPollInterval: time.Hour,
-		HTTPClient:         podNetwork.client(),
+		HTTPClient:         podNetwork.HTTPClient(),
 	}
 	reconciles = &reconcileCounter{inner: reconciler, counts: map[types.NamespacedName]int{}}
 	Expect(reconciler.setupWithManager(mgr, reconciles)).To(Succeed())
@@ -200,35 +200,6 @@ func (c *reconcileCounter) Of(namespace, name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.counts[types.NamespacedName{Namespace: namespace, Name: name}]
-}
-
-// fakePodNetwork routes pod addresses (as written in EndpointSlices) to servers listening on
-// 127.0.0.1, the way a cluster network routes a pod IP to the pod. The API server refuses
-// loopback addresses in EndpointSlices, so tests use pod-like addresses and this dialer.
-type fakePodNetwork struct {
-	mu     sync.Mutex
-	routes map[string]string
-}
-
-func (n *fakePodNetwork) route(podAddr, localAddr string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.routes[podAddr] = localAddr
-}
-
-func (n *fakePodNetwork) client() *http.Client {
-	dialer := &net.Dialer{Timeout: time.Second}
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			n.mu.Lock()
-			local, ok := n.routes[addr]
-			n.mu.Unlock()
-			if !ok {
-				return nil, fmt.Errorf("dial %s: no route to host", addr)
-			}
-			return dialer.DialContext(ctx, network, local)
-		},
-	}}
 }
 
 // newNamespace creates a namespace for one spec and deletes it afterwards.

@@ -5,6 +5,6 @@
 // that a cluster's controllers would publish for those processes.
 //
 // The API server refuses loopback addresses in EndpointSlices, so each aggregator process gets a
-// pod-like address (10.244.x.y) and a PodNetwork routes connections to that address to the
+// pod-like address (10.244.x.y) and a podnet.Network routes connections to that address to the
 // process on 127.0.0.1, as a cluster network routes a pod IP to its pod.
 package harness

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmcp-dev/vmcp-operator/test/podnet"
+
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -32,8 +34,8 @@ type OperatorOptions struct {
 }
 
 // StartOperator starts the manager with the VirtualMCPServer controller.
-func StartOperator(ctx context.Context, c *Cluster, pods *PodNetwork, o OperatorOptions) (*Operator, error) {
-	port, err := FreePort()
+func StartOperator(ctx context.Context, c *Cluster, pods *podnet.Network, o OperatorOptions) (*Operator, error) {
+	port, err := podnet.FreePort()
 	if err != nil {
 		return nil, err
 	}

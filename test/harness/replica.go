@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vmcp-dev/vmcp-operator/test/podnet"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -53,12 +55,12 @@ type ReplicaOptions struct {
 // into its ConfigMap — only the listen addresses and backend URLs are rewritten, as the pod's
 // network would — then publishes it in an EndpointSlice and in the Deployment's status, as the
 // EndpointSlice and Deployment controllers would.
-func (c *Cluster) StartReplica(ctx context.Context, pods *PodNetwork, key types.NamespacedName, index int, o ReplicaOptions) (*Replica, error) {
-	mcpPort, err := FreePort()
+func (c *Cluster) StartReplica(ctx context.Context, pods *podnet.Network, key types.NamespacedName, index int, o ReplicaOptions) (*Replica, error) {
+	mcpPort, err := podnet.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	adminPort, err := FreePort()
+	adminPort, err := podnet.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +76,7 @@ func (c *Cluster) StartReplica(ctx context.Context, pods *PodNetwork, key types.
 		return nil, err
 	}
 	r.Process = NewProcess(name, o.WorkDir, o.VMCP, "serve", "--config", r.configPath)
-	if err := r.Process.Start(); err != nil {
+	if err := r.Start(); err != nil {
 		return nil, err
 	}
 	if err := r.WaitHTTP(ctx, r.AdminURL+statusapi.PathReadyz, 30*time.Second); err != nil {

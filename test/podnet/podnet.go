@@ -1,4 +1,7 @@
-package harness
+// Package podnet routes pod addresses to local listeners for tests: the API server refuses
+// loopback addresses in EndpointSlices, so tests publish pod-like addresses (10.244.x.y) and
+// dial them through a Network, as a cluster network routes a pod IP to its pod.
+package podnet
 
 import (
 	"context"
@@ -9,18 +12,18 @@ import (
 	"time"
 )
 
-// PodNetwork routes pod addresses (host:port as published in EndpointSlices) to local listeners.
-type PodNetwork struct {
+// Network routes pod addresses (host:port as published in EndpointSlices) to local listeners.
+type Network struct {
 	mu     sync.Mutex
 	routes map[string]string
 	next   int
 }
 
-// NewPodNetwork returns an empty network.
-func NewPodNetwork() *PodNetwork { return &PodNetwork{routes: map[string]string{}} }
+// New returns an empty network.
+func New() *Network { return &Network{routes: map[string]string{}} }
 
 // AllocateIP returns a fresh pod IP.
-func (n *PodNetwork) AllocateIP() string {
+func (n *Network) AllocateIP() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.next++
@@ -28,14 +31,14 @@ func (n *PodNetwork) AllocateIP() string {
 }
 
 // Route makes connections to podAddr reach localAddr.
-func (n *PodNetwork) Route(podAddr, localAddr string) {
+func (n *Network) Route(podAddr, localAddr string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.routes[podAddr] = localAddr
 }
 
 // DialContext dials the local listener behind a pod address.
-func (n *PodNetwork) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+func (n *Network) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	n.mu.Lock()
 	local, ok := n.routes[addr]
 	n.mu.Unlock()
@@ -46,7 +49,7 @@ func (n *PodNetwork) DialContext(ctx context.Context, network, addr string) (net
 }
 
 // HTTPClient is a client whose connections go through the network.
-func (n *PodNetwork) HTTPClient() *http.Client {
+func (n *Network) HTTPClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: n.DialContext, MaxIdleConnsPerHost: 2}}
 }
 
