@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/yosida95/uritemplate/v3"
 )
 
 // MaxListItems bounds each list fetched from one backend, so a misbehaving backend cannot make
@@ -25,6 +27,9 @@ type Inventory struct {
 	ServerInfo   *mcp.Implementation
 	// Truncated is set when a list was longer than MaxListItems.
 	Truncated bool
+	// Dropped describes items left out because the aggregator could not serve them again (a
+	// tool whose input schema is not an object schema, an unparsable URI or URI template).
+	Dropped   []string
 	FetchedAt time.Time
 }
 
@@ -58,9 +63,13 @@ func fetchInventory(ctx context.Context, cs *mcp.ClientSession) (*Inventory, err
 		if inv.Tools, err = collect(inv, cs.Tools(ctx, nil)); err != nil {
 			return nil, fmt.Errorf("tools/list: %w", err)
 		}
-		for i, t := range inv.Tools {
-			inv.Tools[i] = compactTool(t)
-		}
+		inv.Tools = keep(inv, inv.Tools, func(t *mcp.Tool) (*mcp.Tool, string) {
+			t = compactTool(t)
+			if !objectSchema(t.InputSchema) {
+				return nil, "tool " + t.Name + ": input schema is not an object schema"
+			}
+			return t, ""
+		})
 	}
 	if caps.Prompts != nil {
 		if inv.Prompts, err = collect(inv, cs.Prompts(ctx, nil)); err != nil {
@@ -74,6 +83,18 @@ func fetchInventory(ctx context.Context, cs *mcp.ClientSession) (*Inventory, err
 		if inv.Templates, err = collect(inv, cs.ResourceTemplates(ctx, nil)); err != nil {
 			return nil, fmt.Errorf("resources/templates/list: %w", err)
 		}
+		inv.Resources = keep(inv, inv.Resources, func(r *mcp.Resource) (*mcp.Resource, string) {
+			if _, err := url.Parse(r.URI); err != nil || r.URI == "" {
+				return nil, fmt.Sprintf("resource %q: invalid URI", r.URI)
+			}
+			return r, ""
+		})
+		inv.Templates = keep(inv, inv.Templates, func(t *mcp.ResourceTemplate) (*mcp.ResourceTemplate, string) {
+			if _, err := uritemplate.New(t.URITemplate); err != nil {
+				return nil, fmt.Sprintf("resource template %q: %v", t.URITemplate, err)
+			}
+			return t, ""
+		})
 	}
 	return inv, nil
 }
@@ -93,6 +114,34 @@ func collect[T any](inv *Inventory, seq func(yield func(*T, error) bool)) ([]*T,
 		}
 	}
 	return out, nil
+}
+
+// keep applies check to every item, keeping what it returns and recording why others were
+// dropped.
+func keep[T any](inv *Inventory, items []*T, check func(*T) (*T, string)) []*T {
+	out := items[:0]
+	for _, it := range items {
+		kept, why := check(it)
+		if kept == nil {
+			inv.Dropped = append(inv.Dropped, why)
+			continue
+		}
+		out = append(out, kept)
+	}
+	return out
+}
+
+// objectSchema reports whether a (raw JSON) schema is an object schema, which MCP requires of
+// input schemas and the SDK server insists on.
+func objectSchema(v any) bool {
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		return false
+	}
+	var s struct {
+		Type any `json:"type"`
+	}
+	return json.Unmarshal(raw, &s) == nil && s.Type == "object"
 }
 
 // compactTool stores a tool's schemas as raw JSON. The SDK client decodes them into generic

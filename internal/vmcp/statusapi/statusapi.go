@@ -139,6 +139,8 @@ type Backend struct {
 
 // Clash is a tool name exposed by more than one backend that the strategy left unresolved.
 type Clash struct {
+	// Kind is empty for a tool and "prompt" for a prompt (prompt names clash like tool names).
+	Kind string `json:"kind,omitempty"`
 	// Tool is the backend's own tool name.
 	Tool string `json:"tool"`
 	// Name is the name it would have been exposed as.
