@@ -3,11 +3,13 @@ package chart
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 )
 
 // TestValuesSchemaRejects: bad values fail at install time with a message that names the value.
@@ -214,4 +216,68 @@ func TestHelmLifecycle(t *testing.T) {
 	if out := helm("list", "--all-namespaces", "--short"); strings.Contains(out, "lifecycle") {
 		t.Errorf("release still listed after uninstall:\n%s", out)
 	}
+}
+
+// TestReadmeDocumentsValues: the chart README's values table names every value in values.yaml (or
+// a parent of it, for free-form maps like resources), and nothing that is not there.
+func TestReadmeDocumentsValues(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot, chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range tableKey.FindAllStringSubmatch(string(readme), -1) {
+		documented[m[1]] = true
+	}
+	if len(documented) == 0 {
+		t.Fatal("README.md has no values table")
+	}
+	var leaves []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok || len(m) == 0 {
+			leaves = append(leaves, prefix)
+			return
+		}
+		for k, child := range m {
+			walk(strings.TrimPrefix(prefix+"."+k, "."), child)
+		}
+	}
+	walk("", values)
+	known := map[string]bool{}
+	for _, leaf := range leaves {
+		found := false
+		for p := leaf; p != ""; p = parentKey(p) {
+			known[p] = true
+			found = found || documented[p]
+		}
+		if !found {
+			t.Errorf("README.md values table does not document %s", leaf)
+		}
+	}
+	for key := range documented {
+		if !known[key] {
+			t.Errorf("README.md documents %s, which values.yaml does not have", key)
+		}
+	}
+}
+
+// tableKey matches the first column of a values table row: | `key` | ...
+var tableKey = regexp.MustCompile("(?m)^\\| `([A-Za-z0-9.]+)` \\|")
+
+func parentKey(key string) string {
+	i := strings.LastIndex(key, ".")
+	if i < 0 {
+		return ""
+	}
+	return key[:i]
 }
