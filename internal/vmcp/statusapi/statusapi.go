@@ -89,6 +89,18 @@ const (
 // MaxMessageLength bounds Backend.Message; longer messages are truncated by the aggregator.
 const MaxMessageLength = 256
 
+// TruncateMessage cuts s to at most MaxMessageLength bytes without splitting a UTF-8 sequence.
+func TruncateMessage(s string) string {
+	n := MaxMessageLength
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
 // Status is the document served at PathStatus.
 type Status struct {
 	// Version increases on every change of any backend's health, circuit, tools or clashes.

@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/admin"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/aggregate"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/metrics"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/reload"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/server"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
+)
+
+// Defaults of Options.
+const (
+	// DefaultCatalogInterval is the minimum time between two published catalog changes, and so
+	// between two list_changed notifications to clients.
+	DefaultCatalogInterval = time.Second
+	// DefaultDrainTimeout bounds the graceful shutdown.
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Options configure an App.
+type Options struct {
+	// Config is the validated config to start with.
+	Config *config.Config
+	// ConfigPath, if set, is polled for changes every ReloadInterval.
+	ConfigPath     string
+	ConfigHash     string
+	ReloadInterval time.Duration
+	// Clock drives probes, breakers, debouncing and reload polling; defaults to the real clock.
+	Clock  clock.WithTicker
+	Logger *slog.Logger
+	// Transport is the backends' shared HTTP transport; defaults to backend.NewTransport().
+	Transport http.RoundTripper
+	// Sources resolves header values; defaults to the environment and files.
+	Sources backend.Sources
+	// CatalogInterval is the minimum time between published catalog changes: zero means
+	// DefaultCatalogInterval, negative publishes every change at once.
+	CatalogInterval time.Duration
+	// DrainTimeout bounds shutdown; defaults to DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Rand is the breakers' jitter source; tests pin it.
+	Rand func() float64
+}
+
+// App is a running aggregator.
+type App struct {
+	opts    Options
+	clock   clock.WithTicker
+	logger  *slog.Logger
+	server  *server.Server
+	metrics *metrics.Metrics
+	version atomic.Uint64
+	ready   atomic.Bool
+	started chan struct{}
+
+	mu      sync.Mutex // guards cfg, hash, members, runCtx
+	cfg     *config.Config
+	hash    string
+	members map[string]*member
+	runCtx  context.Context
+
+	rebuildMu sync.Mutex // serializes catalog rebuilds
+	catalog   *aggregate.Catalog
+	rebuild   *debouncer
+
+	mcpAddr, adminAddr atomic.Pointer[string]
+}
+
+// New prepares an App; nothing runs until Run.
+func New(opts Options) (*App, error) {
+	if opts.Config == nil {
+		return nil, errors.New("app: no config")
+	}
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Transport == nil {
+		opts.Transport = backend.NewTransport()
+	}
+	if opts.Sources.LookupEnv == nil || opts.Sources.ReadFile == nil {
+		opts.Sources = backend.OSSources()
+	}
+	if opts.CatalogInterval == 0 {
+		opts.CatalogInterval = DefaultCatalogInterval
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	a := &App{
+		opts: opts, clock: opts.Clock, logger: opts.Logger, metrics: metrics.New(),
+		started: make(chan struct{}), members: map[string]*member{},
+	}
+	a.server = server.New(server.Options{Logger: opts.Logger.With("component", "mcp"), Clock: opts.Clock})
+	a.rebuild = newDebouncer(opts.Clock, opts.CatalogInterval, a.rebuildNow)
+	return a, nil
+}
+
+// Server is the MCP server (for tests and embedding).
+func (a *App) Server() *server.Server { return a.server }
+
+// Metrics is the metric set.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// Started is closed once both listeners are up and the initial config is applied.
+func (a *App) Started() <-chan struct{} { return a.started }
+
+// MCPAddr and AdminAddr are the bound listen addresses (valid after Started).
+func (a *App) MCPAddr() string   { return *a.mcpAddr.Load() }
+func (a *App) AdminAddr() string { return *a.adminAddr.Load() }
+
+// Run listens on the config's addresses, serves until ctx is done, then shuts down gracefully:
+// it stops accepting connections, waits (at most DrainTimeout) for in-flight calls, then closes
+// client sessions and backend sessions.
+func (a *App) Run(ctx context.Context) error {
+	mcpLn, err := net.Listen("tcp", a.opts.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.opts.Config.Listen, err)
+	}
+	adminLn, err := net.Listen("tcp", a.opts.Config.AdminListen)
+	if err != nil {
+		_ = mcpLn.Close()
+		return fmt.Errorf("listen on %s: %w", a.opts.Config.AdminListen, err)
+	}
+	mcpAddr, adminAddr := mcpLn.Addr().String(), adminLn.Addr().String()
+	a.mcpAddr.Store(&mcpAddr)
+	a.adminAddr.Store(&adminAddr)
+
+	runCtx, stopMembers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMembers()
+	a.mu.Lock()
+	a.runCtx = runCtx
+	a.mu.Unlock()
+	a.Apply(a.opts.Config, a.opts.ConfigHash)
+	go a.rebuild.run(runCtx)
+	if a.opts.ConfigPath != "" {
+		w := reload.New(a.opts.ConfigPath, a.opts.ConfigHash, a.opts.ReloadInterval, a.clock, a.Apply, func(err error) {
+			a.logger.Error("Config change rejected; still running the previous config", "error", err)
+		})
+		go w.Run(runCtx)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(statusapi.PathMCP, a.server.Handler())
+	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	adminSrv := &http.Server{Handler: admin.Handler(admin.Options{
+		Status: a.Status, Ready: a.ready.Load, Metrics: a.metrics.Handler(),
+	}), ReadHeaderTimeout: 10 * time.Second}
+	errs := make(chan error, 2)
+	go func() { errs <- serve(mcpSrv, mcpLn) }()
+	go func() { errs <- serve(adminSrv, adminLn) }()
+	a.ready.Store(true)
+	close(a.started)
+	a.logger.Info("Serving", "mcp", "http://"+mcpAddr+statusapi.PathMCP, "admin", adminAddr, "backends", len(a.opts.Config.Backends))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	a.shutdown(mcpSrv, adminSrv)
+	stopMembers()
+	a.closeMembers()
+	return runErr
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// shutdown drains the MCP server: new connections are refused at once, in-flight calls may
+// finish within DrainTimeout, then client sessions (and their long-lived streams) are closed.
+func (a *App) shutdown(mcpSrv, adminSrv *http.Server) {
+	a.ready.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.DrainTimeout)
+	defer cancel()
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- mcpSrv.Shutdown(ctx) }()
+	if err := a.server.Drain(ctx); err != nil {
+		a.logger.Info("Shutdown: in-flight calls did not finish in time", "timeout", a.opts.DrainTimeout)
+	}
+	a.server.CloseSessions()
+	if err := <-shutdownDone; err != nil {
+		_ = mcpSrv.Close()
+	}
+	_ = adminSrv.Close()
+	a.logger.Info("Shut down")
+}

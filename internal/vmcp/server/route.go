@@ -1,0 +1,277 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/health"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/metrics"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
+)
+
+// MCP methods the middleware handles.
+const (
+	methodInitialize    = "initialize"
+	methodCallTool      = "tools/call"
+	methodGetPrompt     = "prompts/get"
+	methodReadResource  = "resources/read"
+	methodListTools     = "tools/list"
+	methodListPrompts   = "prompts/list"
+	methodListResources = "resources/list"
+	methodListTemplates = "resources/templates/list"
+)
+
+// reservedMetaPrefix marks _meta keys that belong to the protocol between two peers (protocol
+// version, client info); forwarding a client's to a backend would misrepresent the aggregator's
+// own session.
+const reservedMetaPrefix = "io.modelcontextprotocol/"
+
+func (s *Server) middleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		switch method {
+		case methodCallTool:
+			return s.callTool(ctx, req.(*mcp.CallToolRequest))
+		case methodGetPrompt:
+			return s.getPrompt(ctx, req.(*mcp.GetPromptRequest))
+		case methodReadResource:
+			return s.readResource(ctx, req.(*mcp.ReadResourceRequest))
+		case methodInitialize, methodListTools, methodListPrompts, methodListResources, methodListTemplates:
+			if err := s.checkFailureMode(); err != nil {
+				return nil, err
+			}
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// The handlers registered with the SDK route exactly like the middleware, which answers every
+// routed method before the SDK would call them.
+func (s *Server) toolHandler(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	res, err := s.callTool(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*mcp.CallToolResult), nil
+}
+
+func (s *Server) promptHandler(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	res, err := s.getPrompt(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*mcp.GetPromptResult), nil
+}
+
+func (s *Server) resourceHandler(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	res, err := s.readResource(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*mcp.ReadResourceResult), nil
+}
+
+func (s *Server) callTool(ctx context.Context, req *mcp.CallToolRequest) (mcp.Result, error) {
+	st := s.state.Load()
+	t, ok := st.Catalog.Tool(req.Params.Name)
+	if !ok {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", req.Params.Name)}
+	}
+	params := &mcp.CallToolParams{
+		Name:           t.Name,
+		InputResponses: req.Params.InputResponses,
+		RequestState:   req.Params.RequestState,
+	}
+	if len(req.Params.Arguments) > 0 {
+		params.Arguments = req.Params.Arguments
+	}
+	var res *mcp.CallToolResult
+	berr, err := s.forward(ctx, st, t.Backend, methodCallTool, req.Session, req.Params.Meta, &params.Meta,
+		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
+			res, err = cs.CallTool(ctx, params)
+			return err
+		})
+	switch {
+	case berr != nil:
+		return berr.ToolResult(), nil
+	case err != nil:
+		return nil, err
+	}
+	if res.Content == nil {
+		res.Content = []mcp.Content{} // "content" is required
+	}
+	return res, nil
+}
+
+func (s *Server) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (mcp.Result, error) {
+	st := s.state.Load()
+	p, ok := st.Catalog.Prompt(req.Params.Name)
+	if !ok {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown prompt %q", req.Params.Name)}
+	}
+	params := &mcp.GetPromptParams{Name: p.Name, Arguments: req.Params.Arguments, InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
+	var res *mcp.GetPromptResult
+	berr, err := s.forward(ctx, st, p.Backend, methodGetPrompt, req.Session, req.Params.Meta, &params.Meta,
+		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
+			res, err = cs.GetPrompt(ctx, params)
+			return err
+		})
+	switch {
+	case berr != nil:
+		return nil, berr.RPCError()
+	case err != nil:
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (mcp.Result, error) {
+	st := s.state.Load()
+	r, ok := st.Catalog.Resource(req.Params.URI)
+	if !ok {
+		return nil, mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	params := &mcp.ReadResourceParams{URI: r.Name, InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
+	var res *mcp.ReadResourceResult
+	berr, err := s.forward(ctx, st, r.Backend, methodReadResource, req.Session, req.Params.Meta, &params.Meta,
+		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
+			res, err = cs.ReadResource(ctx, params)
+			return err
+		})
+	switch {
+	case berr != nil:
+		return nil, berr.RPCError()
+	case err != nil:
+		return nil, err
+	}
+	return res, nil
+}
+
+// forward admits a call, sends it to the backend over the member's session for the caller, and
+// records the outcome. It returns a *BackendError when the backend could not serve the call, or
+// the error to answer with (a backend's JSON-RPC error, or the caller's cancellation).
+func (s *Server) forward(ctx context.Context, st *State, name, method string, ss *mcp.ServerSession,
+	meta mcp.Meta, outMeta *mcp.Meta, call func(context.Context, *mcp.ClientSession) error) (*BackendError, error) {
+	m, ok := st.Members[name]
+	if !ok {
+		return nil, fmt.Errorf("internal error: no backend %q", name)
+	}
+	permit, rej := m.Monitor.Admit()
+	if rej != nil {
+		m.Metrics.Rejected(rejectedLabel(rej))
+		return s.unavailable(st, name, rej), nil
+	}
+	s.inflight.add()
+	defer s.inflight.done()
+
+	fwd, token := forwardMeta(meta)
+	if token != nil && ss != nil {
+		tok, done := s.progress.register(ctx, ss, token)
+		defer done()
+		fwd["progressToken"] = tok
+	}
+	if len(fwd) > 0 {
+		*outMeta = fwd
+	}
+	out := m.Backend.Do(ctx, m.Conn(ss), call)
+	m.Monitor.Done(permit, out)
+	m.Metrics.Observe(method, out.Kind.String(), out.Latency)
+	switch out.Kind {
+	case backend.OK:
+		return nil, nil
+	case backend.RPCError:
+		var we *jsonrpc.Error
+		if errors.As(out.Err, &we) {
+			return nil, we
+		}
+		return nil, out.Err
+	case backend.Canceled:
+		return nil, ctx.Err()
+	}
+	snap := m.Monitor.Snapshot()
+	return &BackendError{
+		Backend: name, Health: snap.Health, Circuit: snap.Circuit, Reason: out.Reason,
+		Message: out.Message(), RetryAfter: out.RetryAfter, Err: out.Err,
+	}, nil
+}
+
+func (s *Server) unavailable(st *State, name string, rej *health.Rejection) *BackendError {
+	retry := st.RetryHint
+	if !rej.RetryAt.IsZero() {
+		retry = rej.RetryAt.Sub(s.clock.Now())
+	}
+	return &BackendError{
+		Backend: name, Health: rej.Health, Circuit: rej.Circuit, Reason: rej.Reason, Message: rej.Message,
+		RetryAfter: max(retry, time.Second), Unavailable: true,
+	}
+}
+
+func rejectedLabel(rej *health.Rejection) string {
+	switch rej.Reason {
+	case statusapi.ReasonCircuitOpen:
+		return metrics.RejectedCircuitOpen
+	case statusapi.ReasonRateLimited:
+		return metrics.RejectedRateLimited
+	default:
+		return metrics.RejectedUnavailable
+	}
+}
+
+// forwardMeta copies a client's _meta for the backend, without the reserved keys and the
+// progress token (returned separately, to be replaced by one the aggregator can route back).
+func forwardMeta(meta mcp.Meta) (mcp.Meta, any) {
+	out := mcp.Meta{}
+	var token any
+	for k, v := range meta {
+		switch {
+		case k == "progressToken":
+			token = v
+		case strings.HasPrefix(k, reservedMetaPrefix):
+		default:
+			out[k] = v
+		}
+	}
+	return out, token
+}
+
+// checkFailureMode refuses initialize and the list methods as the failure mode says (DESIGN §5):
+// Fail when no backend is available, Strict when any is not; BestEffort never.
+func (s *Server) checkFailureMode() error {
+	st := s.state.Load()
+	if st.FailureMode == config.FailureModeBestEffort || len(st.Members) == 0 {
+		return nil
+	}
+	var down []ErrorInfo
+	for name, m := range st.Members {
+		if snap := m.Monitor.Snapshot(); !snap.Available() {
+			down = append(down, ErrorInfo{Code: InfoBackendUnavailable, Backend: name, Health: snap.Health, Circuit: snap.Circuit, Reason: snap.Reason})
+		}
+	}
+	switch {
+	case len(down) == 0:
+		return nil
+	case st.FailureMode == config.FailureModeStrict:
+	case len(down) < len(st.Members):
+		return nil
+	}
+	sort.Slice(down, func(i, j int) bool { return down[i].Backend < down[j].Backend })
+	names := make([]string, len(down))
+	for i, d := range down {
+		names[i] = fmt.Sprintf("%s (%s)", d.Backend, d.Health)
+	}
+	data, _ := json.Marshal(map[string]any{"failureMode": st.FailureMode, "unavailable": down})
+	return &jsonrpc.Error{
+		Code:    CodeNoBackends,
+		Message: fmt.Sprintf("failureMode %s: %d of %d backends unavailable: %s", st.FailureMode, len(down), len(st.Members), strings.Join(names, ", ")),
+		Data:    data,
+	}
+}
