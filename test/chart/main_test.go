@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -43,6 +44,7 @@ var (
 	helmBin    string // empty when no helm binary was found: helm tests skip
 	kubectlBin string
 	kubeconfig string        // admin kubeconfig for the envtest API server; empty when not running
+	restConfig *rest.Config  // admin config for the envtest API server; nil when not running
 	k8sClient  client.Client // admin client for the envtest API server; nil when not running
 	skipReason string        // why the envtest-backed tests skip, when they do
 )
@@ -86,6 +88,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
 		return 1
 	}
+	restConfig = cfg
 	defer func() {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
@@ -110,7 +113,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)

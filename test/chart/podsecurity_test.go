@@ -73,7 +73,9 @@ func restrictedViolations(spec corev1.PodSpec) []string {
 			sc = &corev1.SecurityContext{}
 		}
 		where := fmt.Sprintf("container %q", c.Name)
-		if !isTrue(sc.RunAsNonRoot) && !(sc.RunAsNonRoot == nil && isTrue(pod.RunAsNonRoot)) {
+		// The container's runAsNonRoot wins; only when it is unset does the pod's apply.
+		nonRoot := isTrue(sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && isTrue(pod.RunAsNonRoot))
+		if !nonRoot {
 			v = append(v, where+": runAsNonRoot is not true (pod or container)")
 		}
 		if uid := firstNonNil(sc.RunAsUser, pod.RunAsUser); uid != nil && *uid == 0 {
