@@ -135,6 +135,9 @@ func TestManagerRunsWithInstalledRBAC(t *testing.T) {
 				}
 				return ownedCount(ctx, t, tt.watched, u.GetUID()) >= 4, nil // ConfigMap, ServiceAccount, Service, Deployment
 			})
+			scaleAndWaitForPDB(t, logs, inWatched, 2, 1)
+			scaleAndWaitForPDB(t, logs, inWatched, 1, 0)
+
 			if tt.unwatched != "" {
 				inOther := createSample(t, tt.unwatched)
 				time.Sleep(2 * time.Second) // long enough for a watching manager to create objects
@@ -150,6 +153,21 @@ func TestManagerRunsWithInstalledRBAC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scaleAndWaitForPDB sets spec.replicas and waits for the reconciler to create or delete the
+// PodDisruptionBudget (one exists only with more than one replica), which exercises its policy rules.
+func scaleAndWaitForPDB(t *testing.T, logs *lockedBuffer, obj *unstructured.Unstructured, replicas int64, wantPDBs int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
+	if err := k8sClient.Patch(ctx, obj.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatalf("scale %s to %d: %v", obj.GetName(), replicas, err)
+	}
+	waitFor(t, fmt.Sprintf("%d PodDisruptionBudget(s) at %d replicas", wantPDBs, replicas), logs, func(ctx context.Context) (bool, error) {
+		return ownedCount(ctx, t, obj.GetNamespace(), obj.GetUID(), pdbList) == wantPDBs, nil
+	})
 }
 
 // buildManager builds cmd/manager into a temporary directory.
@@ -253,17 +271,25 @@ func createSample(t *testing.T, namespace string) *unstructured.Unstructured {
 	return u
 }
 
-// ownedCount counts the ConfigMaps, ServiceAccounts, Services and Deployments in the namespace that
-// the object with the given UID owns.
-func ownedCount(ctx context.Context, t *testing.T, namespace string, owner types.UID) int {
+// ownedLists are the kinds the reconciler always creates for a VirtualMCPServer.
+var ownedLists = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "ConfigMapList"},
+	{Version: "v1", Kind: "ServiceAccountList"},
+	{Version: "v1", Kind: "ServiceList"},
+	{Group: "apps", Version: "v1", Kind: "DeploymentList"},
+}
+
+var pdbList = schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "PodDisruptionBudgetList"}
+
+// ownedCount counts the objects of the listed kinds (default: ownedLists) in the namespace that the
+// object with the given UID owns.
+func ownedCount(ctx context.Context, t *testing.T, namespace string, owner types.UID, lists ...schema.GroupVersionKind) int {
 	t.Helper()
+	if len(lists) == 0 {
+		lists = ownedLists
+	}
 	n := 0
-	for _, gvk := range []schema.GroupVersionKind{
-		{Version: "v1", Kind: "ConfigMapList"},
-		{Version: "v1", Kind: "ServiceAccountList"},
-		{Version: "v1", Kind: "ServiceList"},
-		{Group: "apps", Version: "v1", Kind: "DeploymentList"},
-	} {
+	for _, gvk := range lists {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk)
 		if err := k8sClient.List(ctx, list, client.InNamespace(namespace)); err != nil {

@@ -84,7 +84,7 @@ func TestChartOptions(t *testing.T) {
 		{
 			name: "defaults",
 			wantArgs: []string{"--leader-elect=true", "--metrics-bind-address=:8443", "--metrics-secure=true",
-				"--health-probe-bind-address=:8081", "--vmcp-image=ghcr.io/vmcp-dev/vmcp-operator:0.1.0",
+				"--health-probe-bind-address=:8081", "--vmcp-image=ghcr.io/vmcp-dev/vmcp-operator:v0.1.0",
 				"--status-poll-interval=5s", "--zap-log-level=info", "--zap-encoder=json"},
 			noArgs:    []string{"--watch-namespaces"},
 			wantKinds: map[string]int{"ClusterRole": 5, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1, "ServiceMonitor": 0, "PodDisruptionBudget": 0},
