@@ -184,8 +184,18 @@ undeploy: ## Remove the operator, its CRD and every VirtualMCPServer. Call with 
 
 .PHONY: helm
 helm: $(HELM) ## Build helm into ./bin.
+# Built like helm's own release: the version, and the Kubernetes version `helm template` assumes
+# without a cluster (else v1.20, which the chart's kubeVersion constraint rejects).
+HELM_K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
 $(HELM): $(LOCALBIN)
-	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	@[ -f "$(HELM)-$(HELM_VERSION)" ] && [ "$$(readlink -- "$(HELM)" 2>/dev/null)" = "helm-$(HELM_VERSION)" ] || { \
+	set -e; echo "Building helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)"; rm -f $(HELM); \
+	GOBIN=$(LOCALBIN) go install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); \
+	mv $(HELM) $(HELM)-$(HELM_VERSION); }; \
+	ln -sf helm-$(HELM_VERSION) $(HELM)
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd and kubectl for envtest from the Go module proxy into bin/k8s.
