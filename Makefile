@@ -1,8 +1,9 @@
 # vmcp-operator Makefile (kubebuilder v4 layout).
 
-# Image of the operator (manager) and default image of the aggregator pods it runs.
+# One image holds both binaries: the operator (/manager) and the aggregator (/vmcp, the entrypoint).
 IMG ?= ghcr.io/vmcp-dev/vmcp-operator:latest
-VMCP_IMG ?= ghcr.io/vmcp-dev/vmcp:latest
+# Default image of the aggregator pods the operator runs.
+VMCP_IMG ?= $(IMG)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 SHELL = /usr/bin/env bash -o pipefail
@@ -79,7 +80,7 @@ test: verify vet lint test-chart test-unit test-fuzz test-e2e ## Run every check
 .PHONY: test-unit
 test-unit: envtest ## Unit tests (aggregator with -race) and envtest controller suites.
 	go test -race -count=1 $(RACE_PKGS)
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 $$(go list ./... | grep -v -e /test/e2e -e /internal/vmcp/ -e /cmd/vmcp)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 $$(go list ./... | grep -v -e /test/e2e -e /test/chart -e /internal/vmcp/ -e /cmd/vmcp)
 
 .PHONY: test-chart
 test-chart: envtest helm helm-lint ## Render the Helm chart and config/default, dry-run them on an envtest API server, check RBAC and Pod Security.

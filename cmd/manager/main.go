@@ -29,7 +29,16 @@ import (
 	"github.com/vmcp-dev/vmcp-operator/internal/version"
 )
 
-const defaultVMCPImage = "ghcr.io/vmcp-dev/vmcp:latest"
+// imageRepository holds both binaries; the aggregator pods run the same image as the operator.
+const imageRepository = "ghcr.io/vmcp-dev/vmcp-operator"
+
+// defaultVMCPImage is this build's own image, so operator and aggregators match by default.
+func defaultVMCPImage() string {
+	if version.Version == "" || version.Version == "dev" {
+		return imageRepository + ":latest"
+	}
+	return imageRepository + ":" + version.Version
+}
 
 func main() {
 	var o runOptions
@@ -40,8 +49,10 @@ func main() {
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with Kubernetes authentication and authorization; false serves plain HTTP.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset).")
-	flag.StringVar(&o.vmcpImage, "vmcp-image", defaultVMCPImage, "Aggregator image for VirtualMCPServers that set no spec.image.")
+	flag.StringVar(&o.vmcpImage, "vmcp-image", defaultVMCPImage(), "Aggregator image for VirtualMCPServers that set no spec.image.")
 	flag.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election Lease; defaults to the pod's namespace (required outside a cluster).")
 	flag.DurationVar(&o.statusPollInterval, "status-poll-interval", controller.DefaultStatusPollInterval,
 		"How often each VirtualMCPServer's aggregator replicas are polled for backend health.")
 	flag.DurationVar(&o.statusTimeout, "status-timeout", controller.DefaultStatusTimeout,
@@ -61,6 +72,7 @@ func main() {
 
 type runOptions struct {
 	metricsAddr, probeAddr, vmcpImage, watchNamespaces string
+	leaderElectionNamespace                            string
 	leaderElect, secureMetrics, enableHTTP2            bool
 	statusPollInterval, statusTimeout                  time.Duration
 	maxConcurrentReconciles                            int
@@ -113,6 +125,7 @@ func run(o runOptions) error {
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              "vmcp-operator.vmcp.dev",
+		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOpts,
 	})

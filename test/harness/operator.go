@@ -49,7 +49,7 @@ func StartOperator(ctx context.Context, c *Cluster, pods *podnet.Network, o Oper
 	}
 	image := o.VMCPImage
 	if image == "" {
-		image = "ghcr.io/vmcp-dev/vmcp:latest"
+		image = "ghcr.io/vmcp-dev/vmcp-operator:latest"
 	}
 	if err := (&controller.VirtualMCPServerReconciler{
 		Client:                  mgr.GetClient(),
