@@ -98,6 +98,11 @@ test-e2e: envtest build ## End-to-end suite: envtest API server, manager, real a
 		go test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/ -v -ginkgo.v; \
 	else echo "test-e2e: no e2e specs yet"; fi
 
+.PHONY: demo
+demo: envtest build ## Run the no-cluster demo: control plane, operator, 3 backends, aggregator; a backend fails and recovers.
+	go build -o $(LOCALBIN)/vmcp-demo ./hack/demo
+	$(LOCALBIN)/vmcp-demo --repo .
+
 .PHONY: test-conformance
 test-conformance: build ## Run the official MCP conformance suite directly and through the aggregator.
 	BIN_DIR="$(LOCALBIN)" test/conformance/run.sh

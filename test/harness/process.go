@@ -59,7 +59,25 @@ func (p *Process) Start() error {
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
+	running.Store(p, struct{}{})
 	return nil
+}
+
+// running holds every started process, so StopAll can clean up after a failure or Ctrl-C.
+var running sync.Map
+
+// StopAll stops every process this package started and has not stopped yet.
+func StopAll() {
+	var wg sync.WaitGroup
+	running.Range(func(k, _ any) bool {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k.(*Process).Stop(5 * time.Second)
+		}()
+		return true
+	})
+	wg.Wait()
 }
 
 // Running reports whether the process is alive.
@@ -91,6 +109,7 @@ func (p *Process) signal(sig syscall.Signal, grace time.Duration) {
 	if cmd == nil {
 		return
 	}
+	running.Delete(p)
 	_ = cmd.Process.Signal(sig)
 	select {
 	case <-done:
