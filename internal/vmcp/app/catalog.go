@@ -23,11 +23,11 @@ func (a *App) onChange(m *member, ch health.Change) {
 	m.metrics.SetState(ch.After.Health, ch.After.Circuit)
 	for _, t := range ch.Transitions {
 		m.metrics.Transition(t.From.String(), t.To.String())
-		a.logger.Info("Circuit transition", "backend", m.cfg.Name, "from", t.From.String(), "to", t.To.String(),
+		a.logger.Info("Circuit transition", "backend", m.name, "from", t.From.String(), "to", t.To.String(),
 			"consecutiveFailures", t.ConsecutiveFailures, "retryAt", t.RetryAt)
 	}
 	if ch.Before.Health != ch.After.Health {
-		a.logger.Info("Backend health changed", "backend", m.cfg.Name, "from", ch.Before.Health, "to", ch.After.Health,
+		a.logger.Info("Backend health changed", "backend", m.name, "from", ch.Before.Health, "to", ch.After.Health,
 			"reason", ch.After.Reason, "message", ch.After.Message)
 	}
 	if ch.Before.Available() != ch.After.Available() {

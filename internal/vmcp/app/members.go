@@ -20,7 +20,8 @@ const closeTimeout = 5 * time.Second
 
 // member is one configured backend and everything that runs for it.
 type member struct {
-	cfg     config.Backend
+	name    string         // immutable
+	cfg     config.Backend // guarded by App.mu
 	prefix  string
 	backend *backend.Backend
 	monitor *health.Monitor
@@ -122,7 +123,7 @@ func (a *App) Apply(cfg *config.Config, hash string) {
 // startMember creates a backend's parts and starts its prober and inventory fetcher; a.mu held.
 func (a *App) startMember(b config.Backend, cfg *config.Config, ms health.Settings, ps health.ProbeSettings) *member {
 	ctx, cancel := context.WithCancel(a.runCtx)
-	m := &member{cfg: b, prefix: cfg.PrefixFor(b), refresh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	m := &member{name: b.Name, cfg: b, prefix: cfg.PrefixFor(b), refresh: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	m.metrics = a.metrics.Backend(b.Name)
 	log := a.logger.With("backend", b.Name)
 	m.monitor = health.NewMonitor(b.Name, ms, health.Options{
@@ -207,7 +208,7 @@ func (a *App) fetchLoop(ctx context.Context, m *member, log *slog.Logger) {
 func (a *App) retire(m *member) {
 	m.retired.Store(true)
 	m.cancel()
-	a.metrics.Forget(m.cfg.Name)
+	a.metrics.Forget(m.name)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()

@@ -8,26 +8,30 @@ import (
 
 // Status builds the /status document from live state; it takes a few short locks per backend.
 func (a *App) Status() statusapi.Status {
+	type entry struct {
+		name, url string
+		m         *member
+	}
 	a.mu.Lock()
 	cfg, hash := a.cfg, a.hash
-	members := make([]*member, 0, len(a.members))
+	members := make([]entry, 0, len(a.members))
 	for _, m := range a.members {
-		members = append(members, m)
+		members = append(members, entry{m.name, m.cfg.URL, m}) // m.cfg changes under a.mu on reload
 	}
 	a.mu.Unlock()
 	a.rebuildMu.Lock()
 	c := a.catalog
 	a.rebuildMu.Unlock()
 
-	sort.Slice(members, func(i, j int) bool { return members[i].cfg.Name < members[j].cfg.Name })
+	sort.Slice(members, func(i, j int) bool { return members[i].name < members[j].name })
 	st := statusapi.Status{ConfigHash: hash, Backends: make([]statusapi.Backend, 0, len(members))}
 	if cfg != nil {
 		st.FailureMode = string(cfg.FailureMode)
 	}
-	for _, m := range members {
-		snap := m.monitor.Snapshot()
+	for _, e := range members {
+		snap := e.m.monitor.Snapshot()
 		b := statusapi.Backend{
-			Name: m.cfg.Name, URL: m.cfg.URL, Health: snap.Health, Circuit: snap.Circuit, Since: snap.Since.UTC(),
+			Name: e.name, URL: e.url, Health: snap.Health, Circuit: snap.Circuit, Since: snap.Since.UTC(),
 			Reason: snap.Reason, Message: statusapi.TruncateMessage(snap.Message), ConsecutiveFailures: snap.ConsecutiveFailures,
 		}
 		if snap.Circuit == statusapi.CircuitOpen && !snap.RetryAt.IsZero() {
@@ -35,7 +39,7 @@ func (a *App) Status() statusapi.Status {
 			b.RetryAfter = &at
 		}
 		if c != nil {
-			sum := c.Summary(m.cfg.Name)
+			sum := c.Summary(e.name)
 			b.Tools, b.Prompts, b.Resources, b.Clashes = sum.Tools, sum.Prompts, sum.Resources, sum.Clashes
 		}
 		st.Backends = append(st.Backends, b)

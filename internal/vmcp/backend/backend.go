@@ -34,8 +34,10 @@ type Handlers struct {
 	SessionLost func(error)
 	// ListChanged is called when the backend announces a changed list.
 	ListChanged func(ListKind)
-	// Progress receives the backend's progress notifications.
-	Progress func(context.Context, *mcp.ProgressNotificationClientRequest)
+	// Progress receives the backend's progress notifications on any of its sessions, in the
+	// order the backend sent them relative to its results: a notification sent before a call's
+	// result is handed over before the call returns.
+	Progress func(*mcp.ProgressNotificationParams)
 }
 
 // Options configure a Backend.
@@ -82,7 +84,7 @@ func New(opts Options) *Backend {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{opts: opts, clock: opts.Clock}
-	b.transport = &observingTransport{base: opts.Transport, clock: opts.Clock}
+	b.transport = &observingTransport{base: opts.Transport, clock: opts.Clock, onProgress: opts.Handlers.Progress}
 	// No client-wide timeout: the session's SSE streams are long-lived; every exchange has a
 	// context deadline instead.
 	b.httpClient = &http.Client{Transport: b.transport}
@@ -90,11 +92,11 @@ func New(opts Options) *Backend {
 	b.shared = b.NewConn(&mcp.ClientOptions{
 		// The shared session cannot attribute a backend's sampling, elicitation or roots
 		// request to one client, so it declares none of those capabilities.
-		Capabilities:                &mcp.ClientCapabilities{},
-		ToolListChangedHandler:      func(context.Context, *mcp.ToolListChangedRequest) { notify(h.ListChanged, Tools) },
-		PromptListChangedHandler:    func(context.Context, *mcp.PromptListChangedRequest) { notify(h.ListChanged, Prompts) },
-		ResourceListChangedHandler:  func(context.Context, *mcp.ResourceListChangedRequest) { notify(h.ListChanged, Resources) },
-		ProgressNotificationHandler: h.Progress,
+		Capabilities:               &mcp.ClientCapabilities{},
+		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { notify(h.ListChanged, Tools) },
+		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { notify(h.ListChanged, Prompts) },
+		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { notify(h.ListChanged, Resources) },
+		// No ProgressNotificationHandler: progress is read off the wire by the transport.
 	})
 	b.shared.onStarted = h.SessionStarted
 	b.shared.onLost = h.SessionLost

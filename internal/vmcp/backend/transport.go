@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/utils/clock"
 )
 
@@ -74,6 +75,9 @@ type observingTransport struct {
 	base    http.RoundTripper
 	clock   clock.PassiveClock
 	headers atomic.Pointer[http.Header]
+	// onProgress, if set, receives progress notifications read off SSE bodies in wire order
+	// (see notificationTap).
+	onProgress func(*mcp.ProgressNotificationParams)
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -84,10 +88,14 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 	}
 	resp, err := t.base.RoundTrip(req)
-	if resp != nil {
-		if o, ok := req.Context().Value(observationKey{}).(*observation); ok {
-			o.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.clock.Now()))
-		}
+	if resp == nil {
+		return resp, err
+	}
+	if o, ok := req.Context().Value(observationKey{}).(*observation); ok {
+		o.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.clock.Now()))
+	}
+	if t.onProgress != nil && isEventStream(resp.Header.Get("Content-Type")) {
+		resp.Body = &notificationTap{body: resp.Body, onProgress: t.onProgress}
 	}
 	return resp, err
 }

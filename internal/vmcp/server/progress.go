@@ -53,9 +53,9 @@ func (r *progressRouter) register(ctx context.Context, ss *mcp.ServerSession, cl
 	}
 }
 
-// forward is the backend sessions' progress handler. It never blocks.
-func (r *progressRouter) forward(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
-	tok, ok := req.Params.ProgressToken.(string)
+// forward is the backends' progress handler. It never blocks.
+func (r *progressRouter) forward(params *mcp.ProgressNotificationParams) {
+	tok, ok := params.ProgressToken.(string)
 	if !ok {
 		return
 	}
@@ -64,7 +64,7 @@ func (r *progressRouter) forward(_ context.Context, req *mcp.ProgressNotificatio
 		return
 	}
 	t := v.(*progressTarget)
-	p := *req.Params
+	p := *params
 	p.ProgressToken = t.token
 	select {
 	case t.queue <- &p:

@@ -170,9 +170,6 @@ func (s *Server) forward(ctx context.Context, st *State, name, method string, ss
 		m.Metrics.Rejected(rejectedLabel(rej))
 		return s.unavailable(st, name, rej), nil
 	}
-	s.inflight.add()
-	defer s.inflight.done()
-
 	fwd, token := forwardMeta(meta)
 	if token != nil && ss != nil {
 		tok, done := s.progress.register(ctx, ss, token)

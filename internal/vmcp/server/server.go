@@ -96,9 +96,18 @@ func New(opts Options) *Server {
 		},
 	})
 	s.mcp.AddReceivingMiddleware(s.middleware)
-	s.handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		Logger:         opts.Logger,
 		SessionTimeout: opts.SessionTimeout,
+	})
+	// In-flight work is counted per POST: a request's POST ends once its response is written,
+	// while a session's GET stream stays open for as long as the session lives.
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			s.inflight.add()
+			defer s.inflight.done()
+		}
+		sdk.ServeHTTP(w, r)
 	})
 	empty := aggregate.Build(aggregate.Options{}, nil, nil)
 	s.state.Store(&State{Catalog: empty, Members: map[string]*Member{}, FailureMode: config.FailureModeFail})
@@ -114,9 +123,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) MCPServer() *mcp.Server { return s.mcp }
 
 // ForwardProgress is the backends' progress handler (backend.Handlers.Progress).
-func (s *Server) ForwardProgress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
-	s.progress.forward(ctx, req)
-}
+func (s *Server) ForwardProgress(p *mcp.ProgressNotificationParams) { s.progress.forward(p) }
 
 // State returns the current state.
 func (s *Server) State() *State { return s.state.Load() }
@@ -170,7 +177,7 @@ func (s *Server) guard(what string, f func()) {
 	f()
 }
 
-// Drain waits until no routed call is in flight, or ctx is done.
+// Drain waits until no request is in flight (every POST has been answered), or ctx is done.
 func (s *Server) Drain(ctx context.Context) error { return s.inflight.wait(ctx) }
 
 // CloseSessions closes every client session, ending their streams.
@@ -180,7 +187,7 @@ func (s *Server) CloseSessions() {
 	}
 }
 
-// inflight counts routed calls, for draining on shutdown.
+// inflight counts requests being served, for draining on shutdown.
 type inflight struct {
 	mu   sync.Mutex
 	n    int

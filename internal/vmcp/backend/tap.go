@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+const (
+	methodProgress = "notifications/progress"
+	// tapPeek is how much of an event's first data line is inspected for the method name.
+	tapPeek = 256
+	// tapMaxEvent bounds a progress notification the tap will decode; longer ones are left to
+	// the SDK (which ignores them on the shared session).
+	tapMaxEvent = 64 << 10
+)
+
+var progressMarker = []byte(`"` + methodProgress + `"`)
+
+// notificationTap passes an SSE response body through to the SDK and hands every
+// notifications/progress event to onProgress as soon as its bytes pass, before the SDK decodes
+// anything that follows it.
+//
+// The SDK delivers a call's result directly to the caller but queues notifications for a
+// handler goroutine, so a backend's progress notifications (sent before its result) could reach
+// a handler after the caller already has the result — too late to forward them to the client
+// whose call is over. Reading them off the wire keeps the backend's order. Only the first bytes
+// of each event are inspected; other events (results, large payloads) are not copied.
+type notificationTap struct {
+	body       io.ReadCloser
+	onProgress func(*mcp.ProgressNotificationParams)
+
+	line     []byte // the current line, while it may matter
+	skipLine bool   // the rest of the current line is irrelevant
+	dataSeen bool   // the current event had a data line
+	wanted   bool   // the current event is a progress notification
+	event    []byte // data of a wanted event
+}
+
+func (t *notificationTap) Read(p []byte) (int, error) {
+	n, err := t.body.Read(p)
+	t.scan(p[:n])
+	return n, err
+}
+
+func (t *notificationTap) Close() error { return t.body.Close() }
+
+func (t *notificationTap) scan(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		chunk := b
+		if i >= 0 {
+			chunk = b[:i]
+		}
+		if !t.skipLine && len(t.line) < tapPeek && len(t.line)+len(chunk) > tapPeek {
+			// Look at the line's head before copying the rest of a possibly huge line.
+			head := tapPeek - len(t.line)
+			t.line = append(t.line, chunk[:head]...)
+			chunk = chunk[head:]
+			t.decideEarly()
+		}
+		if !t.skipLine {
+			t.line = append(t.line, chunk...)
+			t.decideEarly()
+		}
+		if i < 0 {
+			return
+		}
+		if !t.skipLine {
+			t.endLine(bytes.TrimSuffix(t.line, []byte("\r")))
+		}
+		t.line, t.skipLine = t.line[:0], false
+		b = b[i+1:]
+	}
+}
+
+// decideEarly stops buffering a long line that cannot belong to a progress notification.
+func (t *notificationTap) decideEarly() {
+	if len(t.line) < tapPeek {
+		return
+	}
+	switch {
+	case !bytes.HasPrefix(t.line, []byte("data:")):
+		t.skipLine = true
+	case !t.dataSeen:
+		t.dataSeen = true
+		t.wanted = bytes.Contains(t.line[:tapPeek], progressMarker)
+		t.skipLine = !t.wanted
+	case !t.wanted || len(t.event)+len(t.line) > tapMaxEvent:
+		t.wanted, t.skipLine = false, true
+	}
+}
+
+func (t *notificationTap) endLine(line []byte) {
+	if len(line) == 0 { // end of event
+		if t.wanted {
+			t.dispatch(t.event)
+		}
+		t.event, t.dataSeen, t.wanted = t.event[:0], false, false
+		return
+	}
+	data, ok := bytes.CutPrefix(line, []byte("data:"))
+	if !ok {
+		return
+	}
+	data = bytes.TrimPrefix(data, []byte(" "))
+	if !t.dataSeen {
+		t.dataSeen = true
+		t.wanted = bytes.Contains(data, progressMarker)
+	}
+	if !t.wanted {
+		return
+	}
+	if len(t.event) > 0 {
+		t.event = append(t.event, '\n')
+	}
+	t.event = append(t.event, data...)
+}
+
+func (t *notificationTap) dispatch(data []byte) {
+	var msg struct {
+		Method string                          `json:"method"`
+		Params *mcp.ProgressNotificationParams `json:"params"`
+	}
+	if json.Unmarshal(data, &msg) == nil && msg.Method == methodProgress && msg.Params != nil {
+		t.onProgress(msg.Params)
+	}
+}
+
+func isEventStream(contentType string) bool {
+	return strings.HasPrefix(strings.TrimSpace(strings.ToLower(contentType)), "text/event-stream")
+}
