@@ -54,6 +54,9 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Rand is the breakers' jitter source; tests pin it.
 	Rand func() float64
+	// Override, if set, adjusts every config before it is applied, the initial one and reloaded
+	// ones (command-line flags that win over the file).
+	Override func(*config.Config)
 }
 
 // App is a running aggregator.
@@ -110,7 +113,7 @@ func New(opts Options) (*App, error) {
 		opts: opts, clock: opts.Clock, logger: opts.Logger, metrics: metrics.New(),
 		started: make(chan struct{}), members: map[string]*member{},
 	}
-	a.server = server.New(server.Options{Logger: opts.Logger.With("component", "mcp"), Clock: opts.Clock})
+	a.server = server.New(server.Options{Logger: sdkLogger(opts.Logger).With("component", "mcp"), Clock: opts.Clock})
 	a.rebuild = newDebouncer(opts.Clock, opts.CatalogInterval, a.rebuildNow)
 	return a, nil
 }
@@ -181,6 +184,27 @@ func (a *App) Run(ctx context.Context) error {
 	stopMembers()
 	a.closeMembers()
 	return runErr
+}
+
+// sdkLogger is the logger handed to the MCP SDK: it reports routine per-session events (a
+// notification a client without a stream could not receive) as warnings, so they are kept
+// only when debug logging is on; errors always pass.
+func sdkLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(&quietHandler{Handler: l.Handler()})
+}
+
+type quietHandler struct{ slog.Handler }
+
+func (h *quietHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.Handler.Enabled(ctx, level) && (level >= slog.LevelError || h.Handler.Enabled(ctx, slog.LevelDebug))
+}
+
+func (h *quietHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &quietHandler{Handler: h.Handler.WithAttrs(attrs)}
+}
+
+func (h *quietHandler) WithGroup(name string) slog.Handler {
+	return &quietHandler{Handler: h.Handler.WithGroup(name)}
 }
 
 func serve(srv *http.Server, ln net.Listener) error {

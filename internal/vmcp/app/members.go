@@ -79,6 +79,9 @@ func sameConnection(a, b config.Backend) bool {
 // breaker state (taking new health and breaker settings). Listen addresses cannot change
 // without a restart.
 func (a *App) Apply(cfg *config.Config, hash string) {
+	if a.opts.Override != nil {
+		a.opts.Override(cfg)
+	}
 	a.mu.Lock()
 	if a.cfg != nil && (cfg.Listen != a.cfg.Listen || cfg.AdminListen != a.cfg.AdminListen) {
 		a.logger.Warn("Listen addresses changed in the config; they take effect on restart",
@@ -133,7 +136,7 @@ func (a *App) startMember(b config.Backend, cfg *config.Config, ms health.Settin
 	m.backend = backend.New(backend.Options{
 		Name: b.Name, URL: b.URL, Timeout: b.Timeout.Std(), Headers: b.Headers,
 		Sources: a.opts.Sources, Transport: a.opts.Transport, Clock: a.clock,
-		Logger: log.With("component", "mcp-client"),
+		Logger: sdkLogger(log).With("component", "mcp-client"),
 		Handlers: backend.Handlers{
 			SessionStarted: m.markStale,
 			SessionLost: func(err error) {

@@ -70,10 +70,20 @@ type Outcome struct {
 	Latency time.Duration
 }
 
-// Message is a short human-readable description of a non-OK outcome.
+// Message is a short human-readable description of a non-OK outcome: the HTTP status, the
+// network error, or the error text without the SDK's call-site prefixes.
 func (o Outcome) Message() string {
-	if o.Err == nil {
+	switch {
+	case o.Err == nil:
 		return ""
+	case o.HTTPStatus >= 400 && o.Kind != RPCError:
+		return fmt.Sprintf("HTTP %d %s", o.HTTPStatus, http.StatusText(o.HTTPStatus))
+	case o.Reason == statusapi.ReasonTimeout:
+		return "no answer before the deadline"
+	}
+	var op *net.OpError
+	if errors.As(o.Err, &op) {
+		return op.Error()
 	}
 	return o.Err.Error()
 }

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vmcp-dev/vmcp-operator/internal/version"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/app"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/reload"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+)
+
+const usage = `vmcp is the virtual MCP server: one MCP endpoint in front of many MCP servers.
+
+Usage:
+  vmcp serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--log-level LEVEL] [--shutdown-timeout D]
+  vmcp validate --config FILE
+  vmcp version
+
+Run "vmcp COMMAND -h" for a command's flags.
+`
+
+// Main runs the command in args (without the program name) and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.String())
+		return ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	default:
+		fmt.Fprintf(stderr, "vmcp: unknown command %q\n\n%s", args[0], usage)
+		return ExitUsage
+	}
+}
+
+// load reads and validates the config, printing every problem.
+func load(path string, stderr io.Writer) (*config.Config, []byte, bool) {
+	if path == "" {
+		fmt.Fprintln(stderr, "vmcp: --config is required")
+		return nil, nil, false
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var c *config.Config
+		if c, err = config.Parse(data); err == nil {
+			return c, data, true
+		}
+	}
+	fmt.Fprintf(stderr, "vmcp: %s: %v\n", path, err)
+	return nil, nil, false
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "aggregator config file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	c, _, ok := load(*path, stderr)
+	if !ok {
+		return ExitError
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d backends, failureMode %s, conflict strategy %s)\n",
+		*path, len(c.Backends), c.FailureMode, c.ConflictResolution.Strategy)
+	return ExitOK
+}
+
+func serve(args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "aggregator config file (YAML); reloaded when it changes")
+	listen := fs.String("listen", "", "MCP listen address (overrides the file's listen)")
+	adminListen := fs.String("admin-listen", "", "admin listen address (overrides the file's adminListen)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	shutdownTimeout := fs.Duration("shutdown-timeout", app.DefaultDrainTimeout, "how long in-flight calls may take to finish on SIGTERM")
+	reloadInterval := fs.Duration("reload-interval", reload.DefaultInterval, "how often the config file is checked for changes")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "vmcp: --log-level: %v\n", err)
+		return ExitUsage
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	c, data, ok := load(*path, stderr)
+	if !ok {
+		return ExitError
+	}
+	// The flags win over the file, for the initial config and every reload.
+	override := func(c *config.Config) {
+		if *listen != "" {
+			c.Listen = *listen
+		}
+		if *adminListen != "" {
+			c.AdminListen = *adminListen
+		}
+	}
+	override(c)
+	if err := c.Validate(); err != nil {
+		fmt.Fprintf(stderr, "vmcp: flags: %v\n", err)
+		return ExitError
+	}
+	a, err := app.New(app.Options{
+		Config: c, ConfigPath: *path, ConfigHash: reload.Hash(data), ReloadInterval: *reloadInterval,
+		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "vmcp: %v\n", err)
+		return ExitError
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := a.Run(ctx); err != nil {
+		logger.Error("Aggregator stopped", "error", err)
+		return ExitError
+	}
+	return ExitOK
+}
