@@ -224,10 +224,12 @@ start_vmcp() {
   local pid=$last_pid
   wait_port "$pid" "$run-vmcp" "$port"
   wait_port "$pid" "$run-vmcp" "$admin"
-  local deadline=$((SECONDS + READY_TIMEOUT)) avail=""
+  local deadline=$((SECONDS + READY_TIMEOUT)) status="" avail="" tools=0
   while :; do
     if curl -fsS -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then
-      avail="$(curl -fsS "http://127.0.0.1:$admin/status" 2>/dev/null | jq -r '.summary.available // empty' 2>/dev/null || true)"
+      status="$(curl -fsS "http://127.0.0.1:$admin/status" 2>/dev/null || true)"
+      # Ready: every backend available and inventoried (both backends here have tools).
+      avail="$(jq -r '[.backends[]? | select((.health == "Healthy" or .health == "Degraded") and .tools > 0)] | length' <<<"$status" 2>/dev/null || true)"
       [ "$avail" = "$#" ] && break
     fi
     kill -0 "$pid" 2>/dev/null || die "vmcp exited (log: $WORK/$run-vmcp.log)"
@@ -238,6 +240,16 @@ start_vmcp() {
     sleep 0.2
   done
   vmcp_url="http://127.0.0.1:$port/mcp"
+  # /status counts a backend's tools before the aggregator publishes them to MCP sessions:
+  # wait until tools/list serves as many.
+  tools="$(jq -r '.summary.tools // 0' <<<"$status" 2>/dev/null || echo 0)"
+  local left=$((deadline - SECONDS)) served
+  [ "$left" -gt 1 ] || left=1
+  if served="$("$NODE" "$here/probe.mjs" "$vmcp_url" "$tools" "$left" 2>>"$WORK/$run/probe.log")"; then
+    log "[$run] aggregator ready: $avail/$# backends available, $served tools served"
+  else
+    log "[$run] warning: $(tail -n 1 "$WORK/$run/probe.log"); running anyway"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
