@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -27,7 +28,11 @@ import (
 	"github.com/vmcp-dev/vmcp-operator/test/podnet"
 )
 
-const sampleName = "team-tools"
+const (
+	sampleName = "team-tools"
+	// victim is the backend the demo kills and restores.
+	victim = "jira"
+)
 
 func main() {
 	root := flag.String("repo", ".", "Repository root (config/, bin/).")
@@ -148,10 +153,10 @@ func (d *demo) startBackends(ctx context.Context) error {
 	heading("3. Three MCP backends")
 	tools := map[string][]string{
 		"github": {"create_issue", "list_repos", "delete_repo"},
-		"jira":   {"create_ticket", "search"},
+		victim:   {"create_ticket", "search"},
 		"search": {"search", "fetch"},
 	}
-	for _, name := range []string{"github", "jira", "search"} {
+	for _, name := range []string{"github", victim, "search"} {
 		b, err := harness.StartBackend(ctx, d.bin, d.work, name, tools[name]...)
 		if err != nil {
 			return err
@@ -199,8 +204,8 @@ func (d *demo) startAggregator(ctx context.Context) error {
 	}
 	d.replica = r
 	note("$ bin/vmcp serve --config %s   (MCP at %s)", filepath.Base(r.Args[len(r.Args)-1]), r.MCPURL)
-	if err := d.waitFor(ctx, "all three backends healthy", 60*time.Second, func(v *vmcpv1alpha1.VirtualMCPServer) bool {
-		return v.Status.BackendsSummary == "3/3"
+	if err := d.waitFor(ctx, "Ready with all three backends and their tools", 60*time.Second, func(v *vmcpv1alpha1.VirtualMCPServer) bool {
+		return v.Status.BackendsSummary == "3/3" && v.Status.Tools == 6 && meta.IsStatusConditionTrue(v.Status.Conditions, vmcpv1alpha1.ConditionReady)
 	}); err != nil {
 		return err
 	}
@@ -239,8 +244,7 @@ func (d *demo) breakBackend(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = s.Close() }()
-	jira := d.backends["jira"]
-	jira.Kill()
+	d.backends[victim].Kill()
 	killed := time.Now()
 	note("$ kill -9 <jira's pid>")
 	var lastErr string
@@ -263,14 +267,14 @@ func (d *demo) breakBackend(ctx context.Context) error {
 func (d *demo) restoreBackend(ctx context.Context) error {
 	heading("8. Restore jira")
 	restored := time.Now()
-	if err := d.backends["jira"].Restart(ctx); err != nil {
+	if err := d.backends[victim].Restart(ctx); err != nil {
 		return err
 	}
 	note("$ bin/mcp-echo --name jira ...   (same port)")
 	note("after openDuration (10s in the sample) the breaker lets the prober's ping through (HalfOpen), then closes")
 	if err := d.waitFor(ctx, "jira to be healthy with a closed circuit", 90*time.Second, func(v *vmcpv1alpha1.VirtualMCPServer) bool {
 		for _, b := range v.Status.Backends {
-			if b.Name == "jira" {
+			if b.Name == victim {
 				return b.Circuit == vmcpv1alpha1.CircuitClosed && b.Health == vmcpv1alpha1.BackendHealthy
 			}
 		}

@@ -182,7 +182,7 @@ func backendTransitions(prev, next []vmcpv1alpha1.BackendStatus) []backendEvent 
 				Message: fmt.Sprintf("backend %s is %s (%s): %s", b.Name, b.Health, b.Reason, b.Message)})
 		case !isDown && wasDown && b.Health != vmcpv1alpha1.BackendUnknown:
 			events = append(events, backendEvent{Reason: vmcpv1alpha1.EventBackendRecovered,
-				Message: fmt.Sprintf("backend %s is %s again", b.Name, b.Health)})
+				Message: fmt.Sprintf("backend %s recovered (%s)", b.Name, b.Health)})
 		}
 		if b.Circuit == vmcpv1alpha1.CircuitOpen && p.Circuit != vmcpv1alpha1.CircuitOpen {
 			events = append(events, backendEvent{Warning: true, Reason: vmcpv1alpha1.EventCircuitOpened,

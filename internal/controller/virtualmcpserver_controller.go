@@ -128,13 +128,15 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 
 	r.computeStatus(s)
-	r.recordTransitions(before, vmcp)
 	if err := r.patchStatus(ctx, before, vmcp); err != nil {
 		if isTransient(err) {
 			return ctrl.Result{RequeueAfter: requeueStale}, nil
 		}
 		return ctrl.Result{}, errors.Join(s.applyErr, err)
 	}
+	// Only after the write succeeded: a reconcile that started from a stale copy computes the
+	// same transitions again, but its optimistic-lock patch fails and it records nothing.
+	r.recordTransitions(before, vmcp)
 	if s.applyErr != nil {
 		var notOwned *notOwnedError
 		if errors.As(s.applyErr, &notOwned) {

@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -79,6 +78,6 @@ var _ = AfterSuite(func() {
 	if !CurrentSpecReport().Failed() && workDir != "" {
 		_ = os.RemoveAll(workDir)
 	} else {
-		fmt.Fprintf(GinkgoWriter, "e2e: kept logs in %s\n", workDir)
+		GinkgoWriter.Printf("e2e: kept logs in %s\n", workDir)
 	}
 })

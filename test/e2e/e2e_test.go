@@ -346,9 +346,11 @@ var _ = Describe("A VirtualMCPServer with three backends", Ordered, func() {
 			"http://team-tools.default.svc.cluster.local:8080/mcp"}))
 
 		describe := kubectl("describe", "vmcp", "team-tools", "-n", "default")
-		for _, want := range []string{"Backends:", "Name:  jira", "Health:  Healthy", "Circuit:  Closed",
-			"BackendUnhealthy", "CircuitOpened", "BackendRecovered", "CircuitClosed", "Backends Summary:  3/3"} {
-			Expect(describe).To(ContainSubstring(want))
+		GinkgoWriter.Printf("e2e: kubectl describe vmcp team-tools:\n%s\n", describe)
+		for _, want := range []string{`Backends:`, `Name:\s+jira`, `Health:\s+Healthy`, `Circuit:\s+Closed`,
+			`Backends Summary:\s+3/3`, `Type:\s+BackendsHealthy`, `Events:`,
+			`Warning\s+BackendUnhealthy`, `Warning\s+CircuitOpened`, `Normal\s+BackendRecovered`, `Normal\s+CircuitClosed`} {
+			Expect(describe).To(MatchRegexp(want))
 		}
 	})
 
@@ -411,7 +413,7 @@ spec:
 			_ = s.Close()
 		}
 		Expect(err).To(HaveOccurred())
-		Expect(err.Error()).To(ContainSubstring("no backend"))
+		Expect(err.Error()).To(ContainSubstring("2 of 2 backends unavailable"))
 	})
 
 	It("BestEffort: Ready, and clients get empty lists", func() {
