@@ -67,6 +67,8 @@ type Server struct {
 	state    atomic.Pointer[State]
 	progress progressRouter
 	inflight inflight
+	tools    atomic.Pointer[toolIndex] // the listed tools, encoded, for serveFastList
+	sessions sync.Map                  // session ID → initialized *mcp.ServerSession
 
 	publishMu sync.Mutex
 	published aggregate.Listed
@@ -85,8 +87,10 @@ func New(opts Options) *Server {
 	}
 	s := &Server{clock: opts.Clock, logger: opts.Logger}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "vmcp", Title: "vMCP aggregator", Version: version.String()}, &mcp.ServerOptions{
-		Instructions: opts.Instructions,
-		Logger:       opts.Logger,
+		Instructions:       opts.Instructions,
+		Logger:             opts.Logger,
+		PageSize:           PageSize,
+		InitializedHandler: func(_ context.Context, req *mcp.InitializedRequest) { s.trackSession(req.Session) },
 		// Advertise all three lists from the start: backends may come and go, and a client only
 		// subscribes to list changes it saw in the capabilities.
 		Capabilities: &mcp.ServerCapabilities{
@@ -106,12 +110,16 @@ func New(opts Options) *Server {
 		if r.Method == http.MethodPost {
 			s.inflight.add()
 			defer s.inflight.done()
+			if s.serveFastList(w, r) {
+				return
+			}
 		}
 		sdk.ServeHTTP(w, r)
 	})
 	empty := aggregate.Build(aggregate.Options{}, nil, nil)
 	s.state.Store(&State{Catalog: empty, Members: map[string]*Member{}, FailureMode: config.FailureModeFail})
 	s.published = empty.Listed()
+	s.tools.Store(buildToolIndex(nil, &toolIndex{}))
 	return s
 }
 
@@ -145,6 +153,7 @@ func (s *Server) Publish(st *State) {
 		s.guard("resource template "+t.URITemplate, func() { s.mcp.AddResourceTemplate(t, s.resourceHandler) })
 	})
 	s.published = next
+	s.tools.Store(buildToolIndex(next.Tools, s.tools.Load()))
 }
 
 // mirror applies the difference between two listed sets: items are compared by pointer, which
