@@ -82,7 +82,7 @@ func TestTrackerCircuitOpen(t *testing.T) {
 	tr.Observe(t0, backend.Outcome{Kind: backend.OK}, true)
 	tr.Observe(t0, backend.Outcome{Kind: backend.Failure, Reason: statusapi.ReasonTimeout, Err: errors.New("deadline")}, false)
 	tr.SetCircuitOpen(true)
-	if h, reason, msg := tr.Health(); h != statusapi.HealthUnhealthy || reason != statusapi.ReasonCircuitOpen || msg != "deadline" {
+	if h, reason, msg := tr.Health(); h != statusapi.HealthUnhealthy || reason != statusapi.ReasonCircuitOpen || msg != "no answer before the deadline" {
 		t.Fatalf("open circuit: %s/%s %q, want Unhealthy/CircuitOpen with the last failure", h, reason, msg)
 	}
 	tr.SetCircuitOpen(false)
