@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -178,12 +177,15 @@ func (h *harness) waitBackend(name string, health statusapi.Health, circuit stat
 	})
 }
 
-// step advances the fake clock once the probers are parked on it.
+// step advances the fake clock once every prober is parked on it: one timer per backend plus
+// the reload poller's ticker. A prober that is busy (a probe kicked by a lost session, say)
+// would otherwise miss the step.
 func (h *harness) step(d time.Duration) {
 	h.t.Helper()
 	poll.Until(h.t, waitFor, func() error {
-		if !h.clock.HasWaiters() {
-			return errors.New("nothing waits on the clock")
+		want := len(h.status().Backends) + 1
+		if got := h.clock.Waiters(); got != want {
+			return fmt.Errorf("%d waiters on the clock, want %d", got, want)
 		}
 		return nil
 	})

@@ -108,6 +108,7 @@ func TestBackendListChanged(t *testing.T) {
 func TestProgressAndCancellationPassThrough(t *testing.T) {
 	a := backendNamed(t, "a", mcpecho.Options{TestTools: true})
 	h := start(t, testConfig(a), a)
+	h.mustConnect().waitTools(t, "a_echo", "a_is_error", "a_progress", "a_rpc_error", "a_sleep")
 
 	var mu sync.Mutex
 	var got []*mcp.ProgressNotificationParams
@@ -214,6 +215,12 @@ func TestStatusDocument(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	a := backendNamed(t, "a", mcpecho.Options{TestTools: true})
 	h := start(t, testConfig(a), a)
+	h.eventually(func(st statusapi.Status) error {
+		if st.Summary.Tools != 5 {
+			return fmt.Errorf("%d tools listed", st.Summary.Tools)
+		}
+		return nil
+	})
 	// A client with the SDK's default transport, which (unlike the harness's) resumes a broken
 	// stream: the session ends when the aggregator closes it after the drain, and the client
 	// must have its answer by then.

@@ -1,12 +1,14 @@
 package app_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
 	"github.com/vmcp-dev/vmcp-operator/test/fixtures/mcpecho"
+	"github.com/vmcp-dev/vmcp-operator/test/fixtures/poll"
 )
 
 // Three backends offer "search"; b and c also share "fetch".
@@ -132,18 +134,21 @@ func TestPromptsAndResourcesAreRouted(t *testing.T) {
 	c := h.mustConnect()
 	ctx := t.Context()
 
-	prompts, err := c.ListPrompts(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, p := range prompts.Prompts {
-		names = append(names, p.Name)
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"a_greet", "greet"}) {
-		t.Fatalf("prompts = %v", names)
-	}
+	poll.Until(t, waitFor, func() error { // both inventories are fetched
+		prompts, err := c.ListPrompts(ctx, nil)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, p := range prompts.Prompts {
+			names = append(names, p.Name)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, []string{"a_greet", "greet"}) {
+			return fmt.Errorf("prompts = %v", names)
+		}
+		return nil
+	})
 	for prompt, want := range map[string]string{"greet": "b/greet", "a_greet": "a/greet"} {
 		res, err := c.GetPrompt(ctx, promptParams(prompt))
 		if err != nil {

@@ -2,6 +2,7 @@ package health
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -90,8 +91,9 @@ type Monitor struct {
 	s       Settings
 	tracker *Tracker
 	breaker *breaker.Breaker
-	limited time.Time // end of the Retry-After window
-	last    Snapshot  // as last reported
+	limited time.Time   // end of the Retry-After window
+	last    Snapshot    // as last reported
+	avail   atomic.Bool // last.Available(), readable without mu
 	since   time.Time
 	pending []breaker.Transition // collected from the breaker while mu is held
 }
@@ -217,6 +219,10 @@ func (m *Monitor) NextProbeAt() time.Time {
 	return at
 }
 
+// Available reports whether the backend's capabilities are listed, as of the latest change.
+// It takes no lock, for callers that ask on every request.
+func (m *Monitor) Available() bool { return m.avail.Load() }
+
 // Snapshot returns the current state.
 func (m *Monitor) Snapshot() Snapshot {
 	m.mu.Lock()
@@ -255,6 +261,7 @@ func (m *Monitor) settle() *Change {
 	}
 	after.Since = m.since
 	m.last = after
+	m.avail.Store(after.Available())
 	if after.same(before) && len(m.pending) == 0 {
 		return nil
 	}

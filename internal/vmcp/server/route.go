@@ -247,18 +247,24 @@ func (s *Server) checkFailureMode() error {
 	if st.FailureMode == config.FailureModeBestEffort || len(st.Members) == 0 {
 		return nil
 	}
+	available := 0
+	for _, m := range st.Members {
+		if m.Monitor.Available() {
+			available++
+		}
+	}
+	switch {
+	case available == len(st.Members):
+		return nil
+	case st.FailureMode == config.FailureModeStrict:
+	case available > 0:
+		return nil
+	}
 	var down []ErrorInfo
 	for name, m := range st.Members {
 		if snap := m.Monitor.Snapshot(); !snap.Available() {
 			down = append(down, ErrorInfo{Code: InfoBackendUnavailable, Backend: name, Health: snap.Health, Circuit: snap.Circuit, Reason: snap.Reason})
 		}
-	}
-	switch {
-	case len(down) == 0:
-		return nil
-	case st.FailureMode == config.FailureModeStrict:
-	case len(down) < len(st.Members):
-		return nil
 	}
 	sort.Slice(down, func(i, j int) bool { return down[i].Backend < down[j].Backend })
 	names := make([]string, len(down))
