@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
 )
@@ -15,6 +16,8 @@ type Options struct {
 	Ready func() bool
 	// Metrics serves /metrics.
 	Metrics http.Handler
+	// Profiling mounts net/http/pprof at /debug/pprof/ (off by default: it exposes internals).
+	Profiling bool
 }
 
 // Handler returns the admin endpoints.
@@ -37,6 +40,13 @@ func Handler(o Options) http.Handler {
 	})
 	if o.Metrics != nil {
 		mux.Handle("GET "+statusapi.PathMetrics, o.Metrics)
+	}
+	if o.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

@@ -54,6 +54,8 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Rand is the breakers' jitter source; tests pin it.
 	Rand func() float64
+	// Profiling serves net/http/pprof on the admin port.
+	Profiling bool
 	// Override, if set, adjusts every config before it is applied, the initial one and reloaded
 	// ones (command-line flags that win over the file).
 	Override func(*config.Config)
@@ -166,7 +168,7 @@ func (a *App) Run(ctx context.Context) error {
 	mux.Handle(statusapi.PathMCP, a.server.Handler())
 	mcpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	adminSrv := &http.Server{Handler: admin.Handler(admin.Options{
-		Status: a.Status, Ready: a.ready.Load, Metrics: a.metrics.Handler(),
+		Status: a.Status, Ready: a.ready.Load, Metrics: a.metrics.Handler(), Profiling: a.opts.Profiling,
 	}), ReadHeaderTimeout: 10 * time.Second}
 	errs := make(chan error, 2)
 	go func() { errs <- serve(mcpSrv, mcpLn) }()

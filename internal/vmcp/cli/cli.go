@@ -26,7 +26,8 @@ const (
 const usage = `vmcp is the virtual MCP server: one MCP endpoint in front of many MCP servers.
 
 Usage:
-  vmcp serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--log-level LEVEL] [--shutdown-timeout D]
+  vmcp serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--log-level LEVEL]
+             [--shutdown-timeout D] [--reload-interval D] [--pprof]
   vmcp validate --config FILE
   vmcp version
 
@@ -98,6 +99,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", app.DefaultDrainTimeout, "how long in-flight calls may take to finish on SIGTERM")
 	reloadInterval := fs.Duration("reload-interval", reload.DefaultInterval, "how often the config file is checked for changes")
+	profiling := fs.Bool("pprof", false, "serve net/http/pprof at /debug/pprof/ on the admin port")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -127,7 +129,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	}
 	a, err := app.New(app.Options{
 		Config: c, ConfigPath: *path, ConfigHash: reload.Hash(data), ReloadInterval: *reloadInterval,
-		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override,
+		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override, Profiling: *profiling,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vmcp: %v\n", err)
