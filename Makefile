@@ -108,8 +108,10 @@ test-conformance: build ## Run the official MCP conformance suite directly and t
 	BIN_DIR="$(LOCALBIN)" test/conformance/run.sh
 
 .PHONY: bench
-bench: ## Run the benchmarks (docs/benchmarks.md records the figures).
+bench: ## Run the benchmarks: in-process Go benchmarks, then the three-process load run whose tables docs/benchmarks.md records.
 	go test -run '^$$' -bench . -benchmem ./internal/vmcp/...
+	go build -ldflags "$(GO_LDFLAGS)" -o $(LOCALBIN)/vmcp ./cmd/vmcp
+	go run ./test/fixtures/cmd/vmcp-bench --vmcp $(LOCALBIN)/vmcp
 
 ##@ Build
 
