@@ -86,6 +86,14 @@ func eventReasons(key types.NamespacedName) func() []string {
 	}
 }
 
+// statusPatches reads the operator's count of status patches to team-tools.
+func statusPatches() float64 {
+	GinkgoHelper()
+	v, err := operator.Metric(ctx, "vmcp_operator_status_patches_total", `name="team-tools"`)
+	Expect(err).NotTo(HaveOccurred())
+	return v
+}
+
 func kubectl(args ...string) string {
 	GinkgoHelper()
 	out, err := cluster.Kubectl(ctx, args...)
@@ -294,19 +302,34 @@ var _ = Describe("A VirtualMCPServer with three backends", Ordered, func() {
 	})
 
 	It("writes no status while nothing changes (30s steady state)", func() {
-		metric := func() float64 {
-			v, err := operator.Metric(ctx, "vmcp_operator_status_patches_total", `name="team-tools"`)
-			Expect(err).NotTo(HaveOccurred())
-			return v
-		}
 		// Let the recovery settle (Degraded/Recovering turns Healthy within an interval).
 		Eventually(func() string { return getVMCP(teamKey).Status.BackendsSummary }).WithTimeout(eventually).Should(Equal("3/3"))
 		time.Sleep(3 * pollInterval)
-		before, rv := metric(), getVMCP(teamKey).ResourceVersion
+		before, rv := statusPatches(), getVMCP(teamKey).ResourceVersion
 		Expect(before).To(BeNumerically(">", 0))
-		Consistently(metric).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Equal(before))
+		Consistently(statusPatches).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Equal(before))
 		Expect(getVMCP(teamKey).ResourceVersion).To(Equal(rv))
 		GinkgoWriter.Printf("e2e: %v status patches in total, none in 30s of steady state\n", before)
+	})
+
+	It("measures status writes while a backend flaps every 10s", func() {
+		if os.Getenv("E2E_MEASURE") == "" {
+			Skip("set E2E_MEASURE=1 to measure status writes while a backend flaps (takes a minute)")
+		}
+		before, start := statusPatches(), time.Now()
+		for i := range 6 {
+			if i%2 == 0 {
+				search.Kill()
+			} else {
+				Expect(search.Restart(ctx)).To(Succeed())
+			}
+			time.Sleep(10 * time.Second)
+		}
+		patches, took := statusPatches()-before, time.Since(start)
+		GinkgoWriter.Printf("e2e: %v status patches in %s while search flapped every 10s (%.1f per minute)\n",
+			patches, took.Round(time.Second), patches/took.Minutes())
+		AddReportEntry("flap-patches-per-minute", patches/took.Minutes())
+		Eventually(func() string { return getVMCP(teamKey).Status.BackendsSummary }).WithTimeout(eventually).Should(Equal("3/3"))
 	})
 
 	It("merges replicas: a failure only one replica sees shows in the status", func() {
