@@ -153,31 +153,17 @@ func (c *Catalog) addTools(opts Options, sources []Source, rank map[string]int, 
 			overrides[Route{Backend: o.Backend, Name: o.Tool}] = o.Name
 		}
 	}
-	var cands []candidate
-	for _, s := range sources {
-		if !s.Known {
-			continue
-		}
-		seen := map[string]bool{}
-		for i, t := range s.Tools {
-			if !seen[t.Name] && allowed(&s, t.Name) {
-				seen[t.Name] = true
-				cands = append(cands, candidate{backend: s.Name, name: t.Name, index: i})
-			}
-		}
-	}
+	cands := candidates(sources, func(s *Source) []*mcp.Tool { return s.Tools },
+		func(t *mcp.Tool) string { return t.Name }, allowed)
 	winners, clashes := resolve(opts, cands, rank, byName, overrides, KindTool)
 	for _, w := range winners {
 		src := byName[w.backend]
 		orig := src.Tools[w.index]
-		exposed := orig
-		if p, ok := prev.tools[w.exposed]; ok && p.source == orig && p.Backend == w.backend {
-			exposed = p.Tool
-		} else if orig.Name != w.exposed {
-			cp := *orig
-			cp.Name = w.exposed
-			exposed = &cp
+		var reuse *mcp.Tool
+		if p, ok := prev.tools[w.exposed]; ok && p.source == orig {
+			reuse = p.Tool
 		}
+		exposed := renamed(orig, orig.Name, w.exposed, reuse, func(t *mcp.Tool, n string) { t.Name = n })
 		c.tools[w.exposed] = &Tool{Route: Route{Backend: w.backend, Name: w.name}, Tool: exposed, Available: src.Available, source: orig}
 		if src.Available {
 			c.listed.Tools[w.exposed] = exposed
@@ -188,38 +174,59 @@ func (c *Catalog) addTools(opts Options, sources []Source, rank map[string]int, 
 }
 
 func (c *Catalog) addPrompts(opts Options, sources []Source, rank map[string]int, byName map[string]*Source, prev *Catalog) {
-	var cands []candidate
-	for _, s := range sources {
-		if !s.Known {
-			continue
-		}
-		seen := map[string]bool{}
-		for i, p := range s.Prompts {
-			if !seen[p.Name] {
-				seen[p.Name] = true
-				cands = append(cands, candidate{backend: s.Name, name: p.Name, index: i})
-			}
-		}
-	}
+	cands := candidates(sources, func(s *Source) []*mcp.Prompt { return s.Prompts },
+		func(p *mcp.Prompt) string { return p.Name }, func(*Source, string) bool { return true })
 	winners, clashes := resolve(opts, cands, rank, byName, nil, KindPrompt)
 	for _, w := range winners {
 		src := byName[w.backend]
 		orig := src.Prompts[w.index]
-		exposed := orig
-		if p, ok := prev.prompts[w.exposed]; ok && p.source == orig && p.Backend == w.backend {
-			exposed = p.Prompt
-		} else if orig.Name != w.exposed {
-			cp := *orig
-			cp.Name = w.exposed
-			exposed = &cp
+		var reuse *mcp.Prompt
+		if p, ok := prev.prompts[w.exposed]; ok && p.source == orig {
+			reuse = p.Prompt
 		}
-		c.prompts[w.exposed] = &Prompt{Route: Route{Backend: w.backend, Name: w.name}, Prompt: exposed, Available: src.Available, source: orig}
-		if src.Available {
+		exposed := renamed(orig, orig.Name, w.exposed, reuse, func(p *mcp.Prompt, n string) { p.Name = n })
+		entry := &Prompt{Route: Route{Backend: w.backend, Name: w.name}, Prompt: exposed, Available: src.Available, source: orig}
+		c.prompts[w.exposed] = entry
+		if entry.Available {
 			c.listed.Prompts[w.exposed] = exposed
 			c.count(w.backend, func(s *Summary) { s.Prompts++ })
 		}
 	}
 	c.addClashes(clashes)
+}
+
+// candidates lists the items of every known source that keep passes, skipping a name a source
+// lists twice.
+func candidates[T any](sources []Source, items func(*Source) []*T, name func(*T) string, keep func(*Source, string) bool) []candidate {
+	var out []candidate
+	for i := range sources {
+		s := &sources[i]
+		if !s.Known {
+			continue
+		}
+		seen := map[string]bool{}
+		for j, it := range items(s) {
+			if n := name(it); !seen[n] && keep(s, n) {
+				seen[n] = true
+				out = append(out, candidate{backend: s.Name, name: n, index: j})
+			}
+		}
+	}
+	return out
+}
+
+// renamed returns the item as exposed: reuse (the previous catalog's copy of the same source
+// item) if any, the item itself if its name is unchanged, else a renamed shallow copy.
+func renamed[T any](orig *T, name, exposed string, reuse *T, setName func(*T, string)) *T {
+	switch {
+	case reuse != nil:
+		return reuse
+	case name == exposed:
+		return orig
+	}
+	cp := *orig
+	setName(&cp, exposed)
+	return &cp
 }
 
 // addResources gives each URI (and URI template) to the first backend offering it, by rank.

@@ -129,8 +129,10 @@ func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 // Started is closed once both listeners are up and the initial config is applied.
 func (a *App) Started() <-chan struct{} { return a.started }
 
-// MCPAddr and AdminAddr are the bound listen addresses (valid after Started).
-func (a *App) MCPAddr() string   { return *a.mcpAddr.Load() }
+// MCPAddr is the bound MCP listen address (valid after Started).
+func (a *App) MCPAddr() string { return *a.mcpAddr.Load() }
+
+// AdminAddr is the bound admin listen address (valid after Started).
 func (a *App) AdminAddr() string { return *a.adminAddr.Load() }
 
 // Run listens on the config's addresses, serves until ctx is done, then shuts down gracefully:

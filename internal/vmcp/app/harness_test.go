@@ -145,7 +145,7 @@ func (h *harness) status() statusapi.Status {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var st statusapi.Status
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		h.t.Fatal(err)
@@ -223,15 +223,6 @@ func (h *harness) mustConnect() *client {
 		h.t.Fatalf("connect: %v", err)
 	}
 	return c
-}
-
-func (c *client) toolNames(t *testing.T) []string {
-	t.Helper()
-	names, err := c.listTools()
-	if err != nil {
-		t.Fatalf("tools/list: %v", err)
-	}
-	return names
 }
 
 func (c *client) listTools() ([]string, error) {

@@ -123,7 +123,7 @@ func TestProgressAndCancellationPassThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cs.Close()
+	defer func() { _ = cs.Close() }()
 	params := &mcp.CallToolParams{Name: "a_progress", Arguments: map[string]any{}}
 	params.SetProgressToken("client-token-1")
 	if _, err := cs.CallTool(t.Context(), params); err != nil {

@@ -61,12 +61,6 @@ func (o *observation) get() Observed {
 	return Observed{Status: o.status, RetryAfter: o.retryAfter}
 }
 
-func (o *observation) reset() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.status, o.retryAfter = 0, 0
-}
-
 // observingTransport adds the backend's configured headers to every request and records each
 // response's status and Retry-After into the exchange's observation, which is how HTTP-level
 // failures (401, 429, 5xx) reach the classification even though the SDK reports them as

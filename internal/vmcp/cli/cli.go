@@ -37,7 +37,7 @@ Run "vmcp COMMAND -h" for a command's flags.
 // Main runs the command in args (without the program name) and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printf(stderr, "%s", usage)
 		return ExitUsage
 	}
 	switch args[0] {
@@ -46,13 +46,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, version.String())
+		printf(stdout, "%s\n", version.String())
 		return ExitOK
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		printf(stdout, "%s", usage)
 		return ExitOK
 	default:
-		fmt.Fprintf(stderr, "vmcp: unknown command %q\n\n%s", args[0], usage)
+		printf(stderr, "vmcp: unknown command %q\n\n%s", args[0], usage)
 		return ExitUsage
 	}
 }
@@ -60,7 +60,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // load reads and validates the config, printing every problem.
 func load(path string, stderr io.Writer) (*config.Config, []byte, bool) {
 	if path == "" {
-		fmt.Fprintln(stderr, "vmcp: --config is required")
+		printf(stderr, "vmcp: --config is required\n")
 		return nil, nil, false
 	}
 	data, err := os.ReadFile(path)
@@ -70,7 +70,7 @@ func load(path string, stderr io.Writer) (*config.Config, []byte, bool) {
 			return c, data, true
 		}
 	}
-	fmt.Fprintf(stderr, "vmcp: %s: %v\n", path, err)
+	printf(stderr, "vmcp: %s: %v\n", path, err)
 	return nil, nil, false
 }
 
@@ -85,7 +85,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return ExitError
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d backends, failureMode %s, conflict strategy %s)\n",
+	printf(stdout, "%s: valid (%d backends, failureMode %s, conflict strategy %s)\n",
 		*path, len(c.Backends), c.FailureMode, c.ConflictResolution.Strategy)
 	return ExitOK
 }
@@ -105,7 +105,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "vmcp: --log-level: %v\n", err)
+		printf(stderr, "vmcp: --log-level: %v\n", err)
 		return ExitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -124,7 +124,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	}
 	override(c)
 	if err := c.Validate(); err != nil {
-		fmt.Fprintf(stderr, "vmcp: flags: %v\n", err)
+		printf(stderr, "vmcp: flags: %v\n", err)
 		return ExitError
 	}
 	a, err := app.New(app.Options{
@@ -132,7 +132,7 @@ func serve(args []string, _, stderr io.Writer) int {
 		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override, Profiling: *profiling,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "vmcp: %v\n", err)
+		printf(stderr, "vmcp: %v\n", err)
 		return ExitError
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -142,4 +142,9 @@ func serve(args []string, _, stderr io.Writer) int {
 		return ExitError
 	}
 	return ExitOK
+}
+
+// printf writes command output; a failed write to the terminal is nothing to act on.
+func printf(w io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
 }

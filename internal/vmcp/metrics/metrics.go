@@ -19,6 +19,9 @@ const (
 	RejectedRateLimited = "RateLimited"
 )
 
+// labelBackend is the label every series carries.
+const labelBackend = "backend"
+
 var (
 	healthStates  = []statusapi.Health{statusapi.HealthHealthy, statusapi.HealthDegraded, statusapi.HealthUnknown, statusapi.HealthUnauthenticated, statusapi.HealthUnhealthy}
 	circuitStates = []statusapi.Circuit{statusapi.CircuitClosed, statusapi.CircuitHalfOpen, statusapi.CircuitOpen}
@@ -48,26 +51,26 @@ func New() *Metrics {
 		registry: prometheus.NewRegistry(),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vmcp_backend_up", Help: "1 if the backend is available (Healthy or Degraded), else 0.",
-		}, []string{"backend"}),
+		}, []string{labelBackend}),
 		health: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vmcp_backend_health", Help: "1 for the backend's current health state, 0 for the others.",
-		}, []string{"backend", "state"}),
+		}, []string{labelBackend, "state"}),
 		circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vmcp_circuit_state", Help: "1 for the backend circuit's current state, 0 for the others.",
-		}, []string{"backend", "state"}),
+		}, []string{labelBackend, "state"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vmcp_circuit_transitions_total", Help: "Circuit breaker state transitions.",
-		}, []string{"backend", "from", "to"}),
+		}, []string{labelBackend, "from", "to"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vmcp_requests_total",
 			Help: "Exchanges with backends by method and outcome (ok, rpc_error, failure, unauthenticated, rate_limited, canceled).",
-		}, []string{"backend", "method", "outcome"}),
+		}, []string{labelBackend, "method", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vmcp_request_duration_seconds", Help: "Duration of exchanges with backends.", Buckets: durationBuckets,
-		}, []string{"backend", "method"}),
+		}, []string{labelBackend, "method"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vmcp_rejected_total", Help: "Calls rejected without contacting the backend, by reason.",
-		}, []string{"backend", "reason"}),
+		}, []string{labelBackend, "reason"}),
 		backends: map[string]*Backend{},
 	}
 	m.registry.MustRegister(m.up, m.health, m.circuit, m.transitions, m.requests, m.duration, m.rejected,
@@ -100,7 +103,7 @@ func (m *Metrics) Forget(name string) {
 	m.mu.Lock()
 	delete(m.backends, name)
 	m.mu.Unlock()
-	l := prometheus.Labels{"backend": name}
+	l := prometheus.Labels{labelBackend: name}
 	m.up.DeletePartialMatch(l)
 	m.health.DeletePartialMatch(l)
 	m.circuit.DeletePartialMatch(l)

@@ -90,7 +90,7 @@ func TestFastListMatchesSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	waitTracked(t, s)
 
 	var fast, sdk []map[string]any
@@ -131,7 +131,7 @@ func TestFastListFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	post := func(body string, hdr map[string]string) *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -144,7 +144,7 @@ func TestFastListFallsBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { resp.Body.Close() })
+		t.Cleanup(func() { _ = resp.Body.Close() })
 		return resp
 	}
 	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
