@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"k8s.io/utils/clock"
 
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/admin"
@@ -30,6 +31,8 @@ const (
 	DefaultCatalogInterval = time.Second
 	// DefaultDrainTimeout bounds the graceful shutdown.
 	DefaultDrainTimeout = 10 * time.Second
+	// backgroundConcurrency bounds the probes and inventory fetches running at once.
+	backgroundConcurrency = 32
 )
 
 // Options configure an App.
@@ -78,6 +81,9 @@ type App struct {
 	members map[string]*member
 	runCtx  context.Context
 
+	// background bounds concurrent probes and inventory fetches across all backends.
+	background *semaphore.Weighted
+
 	rebuildMu sync.Mutex // serializes catalog rebuilds
 	catalog   *aggregate.Catalog
 	rebuild   *debouncer
@@ -114,6 +120,7 @@ func New(opts Options) (*App, error) {
 	a := &App{
 		opts: opts, clock: opts.Clock, logger: opts.Logger, metrics: metrics.New(),
 		started: make(chan struct{}), members: map[string]*member{},
+		background: semaphore.NewWeighted(backgroundConcurrency),
 	}
 	a.server = server.New(server.Options{Logger: sdkLogger(opts.Logger).With("component", "mcp"), Clock: opts.Clock})
 	a.rebuild = newDebouncer(opts.Clock, opts.CatalogInterval, a.rebuildNow)

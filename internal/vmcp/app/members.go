@@ -153,6 +153,7 @@ func (a *App) startMember(b config.Backend, cfg *config.Config, ms health.Settin
 			m.wake() // a fetch failed earlier; the backend answers again
 		}
 	})
+	m.prober.Limit = a.background
 	m.router = &server.Member{Name: b.Name, Backend: m.backend, Monitor: m.monitor, Metrics: m.metrics}
 	snap := m.monitor.Snapshot()
 	m.metrics.SetState(snap.Health, snap.Circuit)
@@ -187,7 +188,11 @@ func (a *App) fetchLoop(ctx context.Context, m *member, log *slog.Logger) {
 		if !m.stale.Swap(false) {
 			continue
 		}
+		if err := a.background.Acquire(ctx, 1); err != nil {
+			return
+		}
 		inv, out := m.backend.FetchInventory(ctx)
+		a.background.Release(1)
 		m.metrics.Observe("list", out.Kind.String(), out.Latency)
 		if out.Kind != backend.OK {
 			m.stale.Store(true) // retried after the next successful probe

@@ -284,3 +284,46 @@ func TestHeadersFromEnvAndFile(t *testing.T) {
 		t.Fatalf("missing header value: %s %q %v, want Failure InitializeFailed", out.Kind, out.Reason, out.Err)
 	}
 }
+
+// TestNewConnIsAnIndependentSession checks the per-client session hook: a Conn of its own to the
+// same backend, with its own client options, sharing the backend's transport (progress still
+// reaches the backend's handler).
+func TestNewConnIsAnIndependentSession(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a", TestTools: true})
+	var progress atomic.Int32
+	b := newBackend(t, srv, func(o *backend.Options) {
+		o.Handlers.Progress = func(*mcp.ProgressNotificationParams) { progress.Add(1) }
+	})
+	if _, out := callEcho(t.Context(), b, "echo"); out.Kind != backend.OK {
+		t.Fatal(out.Err)
+	}
+	own := b.NewConn(&mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	defer func() { _ = own.Close() }()
+	out := b.Do(t.Context(), own, func(ctx context.Context, cs *mcp.ClientSession) error {
+		p := &mcp.CallToolParams{Name: "progress", Arguments: map[string]any{}}
+		p.SetProgressToken("own")
+		_, err := cs.CallTool(ctx, p)
+		return err
+	})
+	if out.Kind != backend.OK {
+		t.Fatal(out.Err)
+	}
+	if n := srv.Sessions(); n != 2 {
+		t.Fatalf("backend holds %d sessions, want the shared one and the Conn's own", n)
+	}
+	if progress.Load() != 3 {
+		t.Fatalf("%d progress notifications from the own session", progress.Load())
+	}
+	if err := own.Close(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, waitFor, func() error {
+		if n := srv.Sessions(); n != 1 {
+			return fmt.Errorf("%d sessions after closing the own Conn", n)
+		}
+		return nil
+	})
+	if _, err := own.Session(t.Context()); !errors.Is(err, backend.ErrClosed) {
+		t.Fatalf("closed Conn: %v, want ErrClosed", err)
+	}
+}

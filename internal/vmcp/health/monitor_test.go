@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
@@ -308,4 +309,29 @@ func TestProberHalfOpenProbesInARow(t *testing.T) {
 		t.Fatalf("%d probes, want 1 failing and 3 in a row while HalfOpen", got)
 	}
 	h.want(t, statusapi.HealthDegraded, statusapi.CircuitClosed)
+}
+
+func TestProberWaitsForTheSharedLimit(t *testing.T) {
+	h := newMonitor(t, settings())
+	p := &scriptedPing{}
+	p.set(ok)
+	pr := NewProber(h.m, p.ping, h.clock, ProbeSettings{Interval: time.Minute, Timeout: time.Second}, nil)
+	pr.Limit = semaphore.NewWeighted(1)
+	if err := pr.Limit.Acquire(t.Context(), 1); err != nil { // another prober's probe
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { pr.ProbeOnce(ctx); close(done) }()
+	cancel()
+	<-done
+	if p.calls.Load() != 0 {
+		t.Fatal("probed without the limit's permit")
+	}
+	pr.Limit.Release(1)
+	pr.ProbeOnce(t.Context())
+	if p.calls.Load() != 1 {
+		t.Fatal("no probe once the permit was free")
+	}
+	h.want(t, statusapi.HealthHealthy, statusapi.CircuitClosed)
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"k8s.io/utils/clock"
 
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
@@ -22,6 +23,10 @@ type ProbeSettings struct {
 
 // Prober pings one backend every interval and reports to its Monitor.
 type Prober struct {
+	// Limit, if set, bounds how many probes run at once across the Probers sharing it, so that
+	// hundreds of backends started (or ticking) together do not probe all at once.
+	Limit *semaphore.Weighted
+
 	monitor  *Monitor
 	ping     func(context.Context) backend.Outcome
 	clock    clock.Clock
@@ -80,9 +85,18 @@ func (p *Prober) ProbeOnce(ctx context.Context) {
 			return
 		}
 		halfOpen := permit.decision.HalfOpenProbe()
+		if p.Limit != nil {
+			if err := p.Limit.Acquire(ctx, 1); err != nil {
+				p.monitor.Done(permit, backend.Outcome{Kind: backend.Canceled})
+				return
+			}
+		}
 		pctx, cancel := context.WithTimeout(ctx, s.Timeout)
 		out := p.ping(pctx)
 		cancel()
+		if p.Limit != nil {
+			p.Limit.Release(1)
+		}
 		p.monitor.Done(permit, out)
 		if p.observe != nil {
 			p.observe(out)
