@@ -179,13 +179,21 @@ func BenchmarkToolsList(b *testing.B) {
 				backends = append(backends, mcpecho.Start(b, mcpecho.Options{Name: fmt.Sprintf("b%03d", i), Tools: mcpecho.ToolNames(50)}))
 			}
 			c := benchClient(b, benchAggregator(b, n*50, backends...))
-			measure(b, 1, func() error {
+			list := func() error {
 				count, err := c.ListTools(context.Background()) // every page
 				if err == nil && count != n*50 {
 					err = fmt.Errorf("listed %d tools", count)
 				}
 				return err
-			})
+			}
+			b.Run("fast-path", func(b *testing.B) { measure(b, 1, list) })
+			if n == 200 { // the same listing encoded by the SDK, for comparison
+				b.Run("sdk-path", func(b *testing.B) {
+					c.ListMeta = map[string]any{"bench": "sdk-path"}
+					defer func() { c.ListMeta = nil }()
+					measure(b, 1, list)
+				})
+			}
 		})
 	}
 }
