@@ -109,12 +109,6 @@ func notify(f func(ListKind), k ListKind) {
 	}
 }
 
-// Name is the backend's configured name.
-func (b *Backend) Name() string { return b.opts.Name }
-
-// URL is the backend's MCP endpoint.
-func (b *Backend) URL() string { return b.opts.URL }
-
 // Shared is the session every plain call uses.
 func (b *Backend) Shared() *Conn { return b.shared }
 

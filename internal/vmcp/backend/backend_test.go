@@ -327,3 +327,18 @@ func TestNewConnIsAnIndependentSession(t *testing.T) {
 		t.Fatalf("closed Conn: %v, want ErrClosed", err)
 	}
 }
+
+// TestLatencyIsMeasured checks that an outcome carries the exchange's duration, which the
+// tracker compares with degradedLatency for probes.
+func TestLatencyIsMeasured(t *testing.T) {
+	srv := mcpecho.Start(t, mcpecho.Options{Name: "a"})
+	b := newBackend(t, srv, nil)
+	if out := b.Ping(t.Context()); out.Kind != backend.OK {
+		t.Fatal(out.Err)
+	}
+	srv.SetFault(mcpecho.Fault{Mode: mcpecho.Slow, Latency: 50 * time.Millisecond})
+	out := b.Ping(t.Context())
+	if out.Kind != backend.OK || out.Latency < 50*time.Millisecond {
+		t.Fatalf("slow ping = %s after %v, want OK after at least 50ms", out.Kind, out.Latency)
+	}
+}

@@ -159,13 +159,6 @@ func (c *Conn) drop(cs *mcp.ClientSession) {
 	}
 }
 
-// Connected reports whether the Conn currently holds a session.
-func (c *Conn) Connected() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cs != nil
-}
-
 // Close ends the session (telling the backend, bounded by the SDK's close timeout) and makes
 // further calls fail with ErrClosed.
 func (c *Conn) Close() error {

@@ -127,14 +127,8 @@ func New(opts Options) *Server {
 // protection stays on: requests that arrive on a loopback address must name a loopback host.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// MCPServer is the underlying SDK server.
-func (s *Server) MCPServer() *mcp.Server { return s.mcp }
-
 // ForwardProgress is the backends' progress handler (backend.Handlers.Progress).
 func (s *Server) ForwardProgress(p *mcp.ProgressNotificationParams) { s.progress.forward(p) }
-
-// State returns the current state.
-func (s *Server) State() *State { return s.state.Load() }
 
 // Publish makes st current and mirrors its listed items into the SDK server, which notifies
 // connected clients of changed lists (debounced by the SDK; the caller rate-limits publishing).
