@@ -286,10 +286,20 @@ func TestProberSchedule(t *testing.T) {
 		return nil
 	})
 
-	// Kick probes without waiting for the interval.
+	// Kick probes without waiting for the interval, but no sooner than KickSpacing after the
+	// previous probe.
 	waitTimer(t, h.clock)
 	pr.Kick()
+	waitTimer(t, h.clock)
+	if got := p.calls.Load(); got != 5 {
+		t.Fatalf("kicked right after a probe: %d probes, want it deferred", got)
+	}
+	h.clock.Step(KickSpacing)
 	waitCalls(t, p, 6)
+	waitTimer(t, h.clock)
+	h.clock.Step(2 * KickSpacing)
+	pr.Kick()
+	waitCalls(t, p, 7)
 }
 
 func TestProberHalfOpenProbesInARow(t *testing.T) {

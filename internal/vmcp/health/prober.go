@@ -50,7 +50,13 @@ func (p *Prober) Update(s ProbeSettings) {
 	p.settings.Store(&s)
 }
 
-// Kick makes the prober probe now instead of at the end of its interval. It never blocks.
+// KickSpacing is the least time between a probe and the next one a Kick causes: a backend
+// whose sessions keep breaking right after they are established must not be re-initialized in
+// a tight loop.
+const KickSpacing = time.Second
+
+// Kick makes the prober probe now (or KickSpacing after its previous probe) instead of at the
+// end of its interval. It never blocks.
 func (p *Prober) Kick() {
 	select {
 	case p.kick <- struct{}{}:
@@ -58,19 +64,35 @@ func (p *Prober) Kick() {
 	}
 }
 
-// Run probes at once, then every interval (or earlier, when an open circuit's time is up or a
-// Retry-After window ends), until ctx is done.
+// Run probes at once, then every interval (or earlier, when an open circuit's time is up, a
+// Retry-After window ends, or Kick is called), until ctx is done.
 func (p *Prober) Run(ctx context.Context) {
 	for {
 		p.ProbeOnce(ctx)
-		t := p.clock.NewTimer(p.nextDelay())
+		if !p.wait(ctx, p.clock.Now()) {
+			return
+		}
+	}
+}
+
+// wait returns when the next probe is due, or false when ctx is done.
+func (p *Prober) wait(ctx context.Context, lastProbe time.Time) bool {
+	delay, kicked := p.nextDelay(), false
+	for {
+		t := p.clock.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return false
 		case <-t.C():
+			return true
 		case <-p.kick:
 			t.Stop()
+			early := lastProbe.Add(KickSpacing).Sub(p.clock.Now())
+			if kicked || early <= 0 {
+				return true
+			}
+			delay, kicked = min(delay, early), true
 		}
 	}
 }
