@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,10 @@ const maxFastListBody = 4096
 // newProtocol is the first MCP revision without sessions; its requests always take the SDK's
 // path.
 const newProtocol = "2026-07-28"
+
+// protocolVersions are the revisions the SDK negotiates; a request naming another one is the
+// SDK's to refuse.
+var protocolVersions = mcp.SupportedProtocolVersions()
 
 // toolIndex is the listed tools, sorted by name, each already encoded as JSON. It is rebuilt
 // on Publish, re-encoding only tools that changed.
@@ -200,7 +205,7 @@ func (s *Server) fastListCandidate(r *http.Request) bool {
 	if !strings.Contains(accept, "application/json") || !strings.Contains(accept, "text/event-stream") {
 		return false
 	}
-	if v := r.Header.Get("Mcp-Protocol-Version"); v == "" || v >= newProtocol {
+	if v := r.Header.Get("Mcp-Protocol-Version"); v == "" || v >= newProtocol || !slices.Contains(protocolVersions, v) {
 		return false
 	}
 	if !rebindingSafe(r) {

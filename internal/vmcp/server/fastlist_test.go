@@ -155,6 +155,9 @@ func TestFastListFallsBack(t *testing.T) {
 	if resp := post(list, map[string]string{"Mcp-Session-Id": session, "Accept": "application/json"}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("Accept without text/event-stream: HTTP %d, want the SDK's 400", resp.StatusCode)
 	}
+	if resp := post(list, map[string]string{"Mcp-Session-Id": session, "Mcp-Protocol-Version": "1999-01-01"}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unsupported protocol version: HTTP %d, want the SDK's 400", resp.StatusCode)
+	}
 	resp := post(`{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":"garbage"}}`, map[string]string{"Mcp-Session-Id": session})
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Errorf("bad cursor answered with %s, want the SDK's stream", ct)
