@@ -43,48 +43,48 @@ func (e *notOwnedError) Error() string {
 	return fmt.Sprintf("%s %q exists and is not controlled by this VirtualMCPServer; rename or delete it", e.kind, e.name)
 }
 
-// ensure creates the object or updates it when its hash or content differs. It returns what it
-// did, so callers and tests can see that a steady state writes nothing.
+// ensure creates the object or updates it when its hash or content differs; an object in line
+// with the spec is not written.
 func ensure[T client.Object](ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object,
-	kind string, o ownedObject[T]) (controllerutil.OperationResult, error) {
+	kind string, o ownedObject[T]) error {
 	hash, err := contentHash(o.content, o.desired.GetLabels())
 	if err != nil {
-		return controllerutil.OperationResultNone, err
+		return err
 	}
 	o.desired.SetAnnotations(map[string]string{AnnotationSpecHash: hash})
 
 	existing, ok := o.desired.DeepCopyObject().(T)
 	if !ok {
-		return controllerutil.OperationResultNone, fmt.Errorf("copy %s: unexpected type", kind)
+		return fmt.Errorf("copy %s: unexpected type", kind)
 	}
 	err = c.Get(ctx, client.ObjectKeyFromObject(o.desired), existing)
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := controllerutil.SetControllerReference(owner, o.desired, scheme); err != nil {
-			return controllerutil.OperationResultNone, fmt.Errorf("set owner of %s: %w", kind, err)
+			return fmt.Errorf("set owner of %s: %w", kind, err)
 		}
 		if err := c.Create(ctx, o.desired); err != nil {
-			return controllerutil.OperationResultNone, fmt.Errorf("create %s %s: %w", kind, o.desired.GetName(), err)
+			return fmt.Errorf("create %s %s: %w", kind, o.desired.GetName(), err)
 		}
-		return controllerutil.OperationResultCreated, nil
+		return nil
 	case err != nil:
-		return controllerutil.OperationResultNone, fmt.Errorf("get %s %s: %w", kind, o.desired.GetName(), err)
+		return fmt.Errorf("get %s %s: %w", kind, o.desired.GetName(), err)
 	}
 	if !metav1.IsControlledBy(existing, owner) {
-		return controllerutil.OperationResultNone, &notOwnedError{kind: kind, name: existing.GetName()}
+		return &notOwnedError{kind: kind, name: existing.GetName()}
 	}
 
 	labelsOK := hasAll(existing.GetLabels(), o.desired.GetLabels())
 	if existing.GetAnnotations()[AnnotationSpecHash] == hash && labelsOK && !o.drifted(existing, o.desired) {
-		return controllerutil.OperationResultNone, nil
+		return nil
 	}
 	o.copyInto(existing, o.desired)
 	existing.SetLabels(mergeMaps(existing.GetLabels(), o.desired.GetLabels()))
 	existing.SetAnnotations(mergeMaps(existing.GetAnnotations(), o.desired.GetAnnotations()))
 	if err := c.Update(ctx, existing); err != nil {
-		return controllerutil.OperationResultNone, fmt.Errorf("update %s %s: %w", kind, existing.GetName(), err)
+		return fmt.Errorf("update %s %s: %w", kind, existing.GetName(), err)
 	}
-	return controllerutil.OperationResultUpdated, nil
+	return nil
 }
 
 // notDerivative reports drift: desired sets something existing does not carry. Fields desired

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vmcpv1alpha1 "github.com/vmcp-dev/vmcp-operator/api/v1alpha1"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
@@ -91,15 +90,6 @@ var _ = Describe("Status loop", func() {
 		Expect(err).NotTo(HaveOccurred())
 		return get(ns, "team-tools", &vmcpv1alpha1.VirtualMCPServer{})
 	}
-	eventReasons := func() []string {
-		list := &corev1.EventList{}
-		Expect(k8sClient.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
-		var reasons []string
-		for _, e := range list.Items {
-			reasons = append(reasons, e.Reason)
-		}
-		return reasons
-	}
 
 	BeforeEach(func() {
 		ns = newNamespace()
@@ -157,13 +147,13 @@ var _ = Describe("Status loop", func() {
 		Expect(meta.FindStatusCondition(v.Status.Conditions, vmcpv1alpha1.ConditionDegraded)).
 			To(haveStatus(metv1True, vmcpv1alpha1.ReasonSomeBackendsUnavailable))
 		Expect(meta.FindStatusCondition(v.Status.Conditions, vmcpv1alpha1.ConditionReady)).To(haveStatus(metv1True, vmcpv1alpha1.ReasonReady))
-		Eventually(eventReasons).WithTimeout(timeout).Should(ContainElements(vmcpv1alpha1.EventBackendUnhealthy, vmcpv1alpha1.EventCircuitOpened))
+		Eventually(eventReasons(ns)).WithTimeout(timeout).Should(ContainElements(vmcpv1alpha1.EventBackendUnhealthy, vmcpv1alpha1.EventCircuitOpened))
 
 		By("recovering")
 		r2.set(healthy("github", 3), healthy("jira", 2))
 		v = poll()
 		Expect(v.Status.BackendsSummary).To(Equal("2/2"))
-		Eventually(eventReasons).WithTimeout(timeout).Should(ContainElements(vmcpv1alpha1.EventBackendRecovered, vmcpv1alpha1.EventCircuitClosed))
+		Eventually(eventReasons(ns)).WithTimeout(timeout).Should(ContainElements(vmcpv1alpha1.EventBackendRecovered, vmcpv1alpha1.EventCircuitClosed))
 	})
 
 	It("marks backends Unknown only when no replica answers", func() {

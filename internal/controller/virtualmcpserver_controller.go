@@ -207,7 +207,7 @@ func (r *VirtualMCPServerReconciler) reconcileConfig(ctx context.Context, s *sco
 	}
 	s.rendered = rendered
 	cm := desiredConfigMap(s.vmcp, rendered)
-	_, err = ensure(ctx, r.Client, r.Scheme, s.vmcp, "ConfigMap", ownedObject[*corev1.ConfigMap]{
+	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "ConfigMap", ownedObject[*corev1.ConfigMap]{
 		desired: cm,
 		content: cm.Data,
 		drifted: func(existing, desired *corev1.ConfigMap) bool {
@@ -215,12 +215,11 @@ func (r *VirtualMCPServerReconciler) reconcileConfig(ctx context.Context, s *sco
 		},
 		copyInto: func(existing, desired *corev1.ConfigMap) { existing.Data = desired.Data },
 	})
-	return err
 }
 
 func (r *VirtualMCPServerReconciler) reconcileServiceAccount(ctx context.Context, s *scope) error {
 	sa := desiredServiceAccount(s.vmcp)
-	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "ServiceAccount", ownedObject[*corev1.ServiceAccount]{
+	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "ServiceAccount", ownedObject[*corev1.ServiceAccount]{
 		desired: sa,
 		content: sa.AutomountServiceAccountToken,
 		drifted: func(existing, desired *corev1.ServiceAccount) bool {
@@ -230,7 +229,6 @@ func (r *VirtualMCPServerReconciler) reconcileServiceAccount(ctx context.Context
 			existing.AutomountServiceAccountToken = desired.AutomountServiceAccountToken
 		},
 	})
-	return err
 }
 
 func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s *scope) error {
@@ -239,7 +237,7 @@ func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s 
 		image = r.DefaultImage
 	}
 	d := desiredDeployment(s.vmcp, s.rendered, image)
-	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
+	err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
 		desired: d,
 		content: d.Spec,
 		drifted: func(existing, desired *appsv1.Deployment) bool {
@@ -271,7 +269,7 @@ func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s 
 
 func (r *VirtualMCPServerReconciler) reconcileService(ctx context.Context, s *scope) error {
 	svc := desiredService(s.vmcp)
-	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "Service", ownedObject[*corev1.Service]{
+	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "Service", ownedObject[*corev1.Service]{
 		desired: svc,
 		content: svc.Spec,
 		drifted: func(existing, desired *corev1.Service) bool {
@@ -279,7 +277,6 @@ func (r *VirtualMCPServerReconciler) reconcileService(ctx context.Context, s *sc
 		},
 		copyInto: copyServiceSpec,
 	})
-	return err
 }
 
 // copyServiceSpec replaces the spec but keeps what the API server allocated.
@@ -324,7 +321,7 @@ func (r *VirtualMCPServerReconciler) reconcilePDB(ctx context.Context, s *scope)
 		}
 		return nil
 	}
-	_, err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "PodDisruptionBudget", ownedObject[*policyv1.PodDisruptionBudget]{
+	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "PodDisruptionBudget", ownedObject[*policyv1.PodDisruptionBudget]{
 		desired: pdb,
 		content: pdb.Spec,
 		drifted: func(existing, desired *policyv1.PodDisruptionBudget) bool {
@@ -332,7 +329,6 @@ func (r *VirtualMCPServerReconciler) reconcilePDB(ctx context.Context, s *scope)
 		},
 		copyInto: func(existing, desired *policyv1.PodDisruptionBudget) { existing.Spec = desired.Spec },
 	})
-	return err
 }
 
 // patchStatus writes the status only when it changed, as a merge patch guarded by the

@@ -79,6 +79,19 @@ func condition(namespace, name, typ string) func() *metav1.Condition {
 	}
 }
 
+// eventReasons lists the reasons of the Events recorded in a namespace.
+func eventReasons(namespace string) func() []string {
+	return func() []string {
+		list := &corev1.EventList{}
+		Expect(k8sClient.List(suiteCtx, list, client.InNamespace(namespace))).To(Succeed())
+		var reasons []string
+		for _, e := range list.Items {
+			reasons = append(reasons, e.Reason)
+		}
+		return reasons
+	}
+}
+
 func haveStatus(status metav1.ConditionStatus, reason string) OmegaMatcher {
 	return And(Not(BeNil()), HaveField("Status", status), HaveField("Reason", reason))
 }
@@ -309,14 +322,6 @@ var _ = Describe("VirtualMCPServer controller", func() {
 		Eventually(condition(ns, "team-tools", vmcpv1alpha1.ConditionReady)).WithTimeout(timeout).
 			Should(And(haveStatus(metav1.ConditionFalse, vmcpv1alpha1.ReasonReconcileFailed),
 				HaveField("Message", ContainSubstring("is not controlled by this VirtualMCPServer"))))
-		Eventually(func() []string {
-			list := &corev1.EventList{}
-			Expect(k8sClient.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
-			var reasons []string
-			for _, e := range list.Items {
-				reasons = append(reasons, e.Reason)
-			}
-			return reasons
-		}).WithTimeout(timeout).Should(ContainElement(vmcpv1alpha1.EventReconcileFailed))
+		Eventually(eventReasons(ns)).WithTimeout(timeout).Should(ContainElement(vmcpv1alpha1.EventReconcileFailed))
 	})
 })
