@@ -5,7 +5,7 @@ fuzztime="${1:-10s}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 found=0
 while IFS= read -r file; do
-  pkg="./$(dirname "$file")"
+  pkg="./$(dirname "${file#./}")"
   for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}'); do
     found=1
     echo "fuzz: $pkg $target for $fuzztime"
