@@ -134,6 +134,17 @@ func (c *Catalog) Resource(uri string) (Route, bool) {
 	return Route{}, false
 }
 
+// Template routes a URI template exactly as listed (completion requests name templates, not
+// URIs).
+func (c *Catalog) Template(uriTemplate string) (Route, bool) {
+	for _, t := range c.templates {
+		if t.Template.URITemplate == uriTemplate {
+			return t.Route, true
+		}
+	}
+	return Route{}, false
+}
+
 // Listed returns the items clients see. The maps must not be modified.
 func (c *Catalog) Listed() Listed { return c.listed }
 

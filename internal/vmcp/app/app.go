@@ -62,6 +62,8 @@ type Options struct {
 	// Override, if set, adjusts every config before it is applied, the initial one and reloaded
 	// ones (command-line flags that win over the file).
 	Override func(*config.Config)
+	// MaxClientSessions limits per-client backend sessions per backend (server.Options).
+	MaxClientSessions int
 }
 
 // App is a running aggregator.
@@ -122,7 +124,9 @@ func New(opts Options) (*App, error) {
 		started: make(chan struct{}), members: map[string]*member{},
 		background: semaphore.NewWeighted(backgroundConcurrency),
 	}
-	a.server = server.New(server.Options{Logger: sdkLogger(opts.Logger).With("component", "mcp"), Clock: opts.Clock})
+	a.server = server.New(server.Options{
+		Logger: sdkLogger(opts.Logger).With("component", "mcp"), Clock: opts.Clock, MaxClientSessions: opts.MaxClientSessions,
+	})
 	a.rebuild = newDebouncer(opts.Clock, opts.CatalogInterval, a.rebuildNow)
 	return a, nil
 }

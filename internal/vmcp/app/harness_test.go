@@ -203,6 +203,8 @@ type client struct {
 func (h *harness) connect() (*client, error) {
 	c := &client{toolsChanged: make(chan struct{}, 64)}
 	cl := mcp.NewClient(&mcp.Implementation{Name: "test-client"}, &mcp.ClientOptions{
+		// A plain client (the SDK's default declares roots): its calls use the shared sessions.
+		Capabilities:           &mcp.ClientCapabilities{},
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { c.toolsChanged <- struct{}{} },
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/breaker"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
@@ -143,8 +145,10 @@ func (a *App) startMember(b config.Backend, cfg *config.Config, ms health.Settin
 				log.Info("Backend session ended", "error", err)
 				m.prober.Kick()
 			},
-			ListChanged: func(backend.ListKind) { m.markStale() },
-			Progress:    a.server.ForwardProgress,
+			ListChanged:     func(backend.ListKind) { m.markStale() },
+			Progress:        a.server.ForwardProgress,
+			ResourceUpdated: func(p *mcp.ResourceUpdatedNotificationParams) { a.server.ResourceUpdated(b.Name, p) },
+			Setup:           a.server.SharedSetup(b.Name),
 		},
 	})
 	m.prober = health.NewProber(m.monitor, m.backend.Ping, a.clock, ps, func(o backend.Outcome) {
@@ -205,6 +209,7 @@ func (a *App) fetchLoop(ctx context.Context, m *member, log *slog.Logger) {
 			log.Warn("Some of the backend's items cannot be served", "dropped", inv.Dropped, "truncated", inv.Truncated)
 		}
 		m.inv.Store(inv)
+		m.router.SetCapabilities(inv.Capabilities)
 		log.Info("Backend inventory", "tools", len(inv.Tools), "prompts", len(inv.Prompts),
 			"resources", len(inv.Resources), "templates", len(inv.Templates))
 		a.rebuild.trigger()
@@ -216,6 +221,7 @@ func (a *App) fetchLoop(ctx context.Context, m *member, log *slog.Logger) {
 func (a *App) retire(m *member) {
 	m.retired.Store(true)
 	m.cancel()
+	m.router.Close()
 	a.metrics.Forget(m.name)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -239,6 +245,7 @@ func (a *App) closeMembers() {
 	done := make(chan struct{}, len(members))
 	for _, m := range members {
 		m.cancel()
+		m.router.Close()
 		go func() { _ = m.backend.Close(); done <- struct{}{} }()
 	}
 	for range members {

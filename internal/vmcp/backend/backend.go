@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/utils/clock"
 
@@ -38,7 +39,43 @@ type Handlers struct {
 	// order the backend sent them relative to its results: a notification sent before a call's
 	// result is handed over before the call returns.
 	Progress func(*mcp.ProgressNotificationParams)
+	// ResourceUpdated receives the backend's notifications/resources/updated on the shared
+	// session.
+	ResourceUpdated func(*mcp.ResourceUpdatedNotificationParams)
+	// Setup runs after every initialize of the shared session, before any call uses it, bounded
+	// by the initializing call's context (restoring session state such as the log level). It
+	// may do I/O on cs; its errors are its own business.
+	Setup func(ctx context.Context, cs *mcp.ClientSession)
 }
+
+// ConnOptions configure a further session to a backend (Backend.NewConn).
+type ConnOptions struct {
+	// Client are the SDK client's options: declared capabilities and handlers.
+	Client *mcp.ClientOptions
+	// Receiving middleware is added to the SDK client: it sees the backend's server→client
+	// requests before the SDK's own handlers do.
+	Receiving []mcp.Middleware
+	// Tagged adds the tag of the call (WithCall) to every server→client message the backend
+	// sends on that call's response stream, under _meta[CallMetaKey].
+	Tagged bool
+	// Setup runs after every initialize, before any call uses the session (see Handlers.Setup).
+	Setup func(ctx context.Context, cs *mcp.ClientSession)
+}
+
+// ErrNotAttributable answers a backend's sampling, elicitation or roots request on the shared
+// session: it serves many clients at once, declares none of those capabilities, and cannot
+// tell which client a request would be for.
+var ErrNotAttributable = &jsonrpc.Error{
+	Code:    jsonrpc.CodeMethodNotFound,
+	Message: "vmcp: this backend session is shared by clients that did not declare sampling, elicitation or roots; the request cannot be forwarded",
+}
+
+// Server→client requests a client must have declared a capability for.
+const (
+	MethodCreateMessage = "sampling/createMessage"
+	MethodElicit        = "elicitation/create"
+	MethodListRoots     = "roots/list"
+)
 
 // Options configure a Backend.
 type Options struct {
@@ -89,15 +126,24 @@ func New(opts Options) *Backend {
 	// context deadline instead.
 	b.httpClient = &http.Client{Transport: b.transport}
 	h := opts.Handlers
-	b.shared = b.NewConn(&mcp.ClientOptions{
+	copts := &mcp.ClientOptions{
 		// The shared session cannot attribute a backend's sampling, elicitation or roots
 		// request to one client, so it declares none of those capabilities.
 		Capabilities:               &mcp.ClientCapabilities{},
 		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { notify(h.ListChanged, Tools) },
 		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { notify(h.ListChanged, Prompts) },
 		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { notify(h.ListChanged, Resources) },
-		// No ProgressNotificationHandler: progress is read off the wire by the transport.
-	})
+		// No ProgressNotificationHandler: progress is read off the wire by the transport, and
+		// so are the log messages of calls; a log sent outside any call belongs to no client.
+	}
+	if h.ResourceUpdated != nil {
+		copts.ResourceUpdatedHandler = func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
+			if r.Params != nil {
+				h.ResourceUpdated(r.Params)
+			}
+		}
+	}
+	b.shared = b.NewConn(ConnOptions{Client: copts, Receiving: []mcp.Middleware{refuseClientRequests}, Setup: h.Setup})
 	b.shared.onStarted = h.SessionStarted
 	b.shared.onLost = h.SessionLost
 	return b
@@ -112,19 +158,35 @@ func notify(f func(ListKind), k ListKind) {
 // Shared is the session every plain call uses.
 func (b *Backend) Shared() *Conn { return b.shared }
 
+// refuseClientRequests answers server→client requests on the shared session at once with
+// ErrNotAttributable (the SDK would answer roots/list with an empty list).
+func refuseClientRequests(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		switch method {
+		case MethodCreateMessage, MethodElicit, MethodListRoots:
+			return nil, ErrNotAttributable
+		}
+		return next(ctx, method, req)
+	}
+}
+
 // NewConn returns a further, independent session to the same backend with its own client
 // options (handlers and declared capabilities), sharing the Backend's transport, headers and
 // timeout. Close it when done.
-func (b *Backend) NewConn(opts *mcp.ClientOptions) *Conn {
-	if opts == nil {
-		opts = &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}
+func (b *Backend) NewConn(opts ConnOptions) *Conn {
+	o := mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}
+	if opts.Client != nil {
+		o = *opts.Client
 	}
-	o := *opts
 	if o.Logger == nil {
 		o.Logger = b.opts.Logger
 	}
 	impl := &mcp.Implementation{Name: "vmcp", Version: version.String()}
-	return &Conn{b: b, client: mcp.NewClient(impl, &o)}
+	client := mcp.NewClient(impl, &o)
+	if len(opts.Receiving) > 0 {
+		client.AddReceivingMiddleware(opts.Receiving...)
+	}
+	return &Conn{b: b, client: client, tagged: opts.Tagged, setup: opts.Setup}
 }
 
 // Do runs fn on conn's session, establishing it first if needed, bounded by the backend's
@@ -148,6 +210,7 @@ func (b *Backend) do(ctx, callCtx context.Context, conn *Conn, fn func(context.C
 			return classifyConnect(err, ctx.Err())
 		}
 		octx, obs := withObservation(callCtx)
+		octx = withCallInfo(octx, callFrom(ctx), conn.tagged)
 		err = fn(octx, cs)
 		observed := obs.get()
 		if err != nil && attempt == 0 && neverSent(err, observed) {

@@ -297,7 +297,7 @@ func TestNewConnIsAnIndependentSession(t *testing.T) {
 	if _, out := callEcho(t.Context(), b, "echo"); out.Kind != backend.OK {
 		t.Fatal(out.Err)
 	}
-	own := b.NewConn(&mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	own := b.NewConn(backend.ConnOptions{})
 	defer func() { _ = own.Close() }()
 	out := b.Do(t.Context(), own, func(ctx context.Context, cs *mcp.ClientSession) error {
 		p := &mcp.CallToolParams{Name: "progress", Arguments: map[string]any{}}

@@ -31,6 +31,9 @@ type Conn struct {
 	// without Close; they must not block.
 	onStarted func()
 	onLost    func(error)
+	// tagged and setup are ConnOptions.Tagged and ConnOptions.Setup.
+	tagged bool
+	setup  func(context.Context, *mcp.ClientSession)
 
 	mu         sync.Mutex
 	cs         *mcp.ClientSession
@@ -130,6 +133,9 @@ func (c *Conn) connect(ctx context.Context) (*mcp.ClientSession, error) {
 	if err != nil {
 		return nil, &connectError{err: err, obs: obs.get()}
 	}
+	if c.setup != nil {
+		c.setup(ctx, cs)
+	}
 	return cs, nil
 }
 
@@ -152,6 +158,13 @@ func (c *Conn) forget(cs *mcp.ClientSession) bool {
 	return true
 }
 
+// Live returns the current session, or nil if there is none; it never connects.
+func (c *Conn) Live() *mcp.ClientSession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cs
+}
+
 // drop discards a session the backend no longer knows.
 func (c *Conn) drop(cs *mcp.ClientSession) {
 	if c.forget(cs) {
@@ -172,3 +185,12 @@ func (c *Conn) Close() error {
 	}
 	return cs.Close()
 }
+
+// rootsChangedMarker is the one root a Conn's SDK client holds. Its roots are never listed
+// (a per-client Conn answers roots/list from its client), so adding it again is only a way to
+// make the SDK send notifications/roots/list_changed, which it offers no other way to send.
+var rootsChangedMarker = &mcp.Root{URI: "vmcp:roots-changed", Name: "vmcp"} //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
+
+// NotifyRootsListChanged sends notifications/roots/list_changed on the Conn's session, if its
+// declared capabilities say it sends them.
+func (c *Conn) NotifyRootsListChanged() { c.client.AddRoots(rootsChangedMarker) } //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions

@@ -11,6 +11,7 @@ import (
 
 const (
 	methodProgress = "notifications/progress"
+	methodLog      = "notifications/message"
 	// tapPeek is how much of an event's first data line is inspected for the method name.
 	tapPeek = 256
 	// tapMaxEvent bounds a progress notification the tap will decode; longer ones are left to
@@ -18,10 +19,14 @@ const (
 	tapMaxEvent = 64 << 10
 )
 
-var progressMarker = []byte(`"` + methodProgress + `"`)
+var (
+	progressMarker = []byte(`"` + methodProgress + `"`)
+	logMarker      = []byte(`"` + methodLog + `"`)
+)
 
 // notificationTap passes an SSE response body through to the SDK and hands every
-// notifications/progress event to onProgress as soon as its bytes pass, before the SDK decodes
+// notifications/progress event to onProgress (and, on a call's own response stream, every
+// notifications/message event to onLog) as soon as its bytes pass, before the SDK decodes
 // anything that follows it.
 //
 // The SDK delivers a call's result directly to the caller but queues notifications for a
@@ -32,6 +37,7 @@ var progressMarker = []byte(`"` + methodProgress + `"`)
 type notificationTap struct {
 	body       io.ReadCloser
 	onProgress func(*mcp.ProgressNotificationParams)
+	onLog      func(*mcp.LoggingMessageParams) //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
 
 	line     []byte // the current line, while it may matter
 	skipLine bool   // the rest of the current line is irrelevant
@@ -87,7 +93,7 @@ func (t *notificationTap) decideEarly() {
 		t.skipLine = true
 	case !t.dataSeen:
 		t.dataSeen = true
-		t.wanted = bytes.Contains(t.line[:tapPeek], progressMarker)
+		t.wanted = t.wants(t.line[:tapPeek])
 		t.skipLine = !t.wanted
 	case !t.wanted || len(t.event)+len(t.line) > tapMaxEvent:
 		t.wanted, t.skipLine = false, true
@@ -109,7 +115,7 @@ func (t *notificationTap) endLine(line []byte) {
 	data = bytes.TrimPrefix(data, []byte(" "))
 	if !t.dataSeen {
 		t.dataSeen = true
-		t.wanted = bytes.Contains(data, progressMarker)
+		t.wanted = t.wants(data)
 	}
 	if !t.wanted {
 		return
@@ -120,13 +126,32 @@ func (t *notificationTap) endLine(line []byte) {
 	t.event = append(t.event, data...)
 }
 
+// wants reports whether an event whose first data line starts with head may be one to hand on.
+func (t *notificationTap) wants(head []byte) bool {
+	return (t.onProgress != nil && bytes.Contains(head, progressMarker)) ||
+		(t.onLog != nil && bytes.Contains(head, logMarker))
+}
+
 func (t *notificationTap) dispatch(data []byte) {
 	var msg struct {
-		Method string                          `json:"method"`
-		Params *mcp.ProgressNotificationParams `json:"params"`
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
 	}
-	if json.Unmarshal(data, &msg) == nil && msg.Method == methodProgress && msg.Params != nil {
-		t.onProgress(msg.Params)
+	if json.Unmarshal(data, &msg) != nil || msg.ID != nil || len(msg.Params) == 0 {
+		return
+	}
+	switch {
+	case msg.Method == methodProgress && t.onProgress != nil:
+		var p mcp.ProgressNotificationParams
+		if json.Unmarshal(msg.Params, &p) == nil {
+			t.onProgress(&p)
+		}
+	case msg.Method == methodLog && t.onLog != nil:
+		var p mcp.LoggingMessageParams //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
+		if json.Unmarshal(msg.Params, &p) == nil {
+			t.onLog(&p)
+		}
 	}
 }
 

@@ -64,7 +64,8 @@ func (o *observation) get() Observed {
 // observingTransport adds the backend's configured headers to every request and records each
 // response's status and Retry-After into the exchange's observation, which is how HTTP-level
 // failures (401, 429, 5xx) reach the classification even though the SDK reports them as
-// opaque errors.
+// opaque errors. On SSE responses it reads progress (and a call's log messages) off the wire
+// and, for a tagged Conn's calls, tags the backend's server→client messages with the call.
 type observingTransport struct {
 	base    http.RoundTripper
 	clock   clock.PassiveClock
@@ -88,8 +89,20 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if o, ok := req.Context().Value(observationKey{}).(*observation); ok {
 		o.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.clock.Now()))
 	}
-	if t.onProgress != nil && isEventStream(resp.Header.Get("Content-Type")) {
-		resp.Body = &notificationTap{body: resp.Body, onProgress: t.onProgress}
+	if !isEventStream(resp.Header.Get("Content-Type")) {
+		return resp, err
+	}
+	ci := callInfoFrom(req.Context())
+	var onLog func(*mcp.LoggingMessageParams) //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
+	if ci != nil {
+		onLog = ci.call.Log
+	}
+	// The tap reads the backend's bytes as they are; the rewriter's tags are for the SDK only.
+	if t.onProgress != nil || onLog != nil {
+		resp.Body = &notificationTap{body: resp.Body, onProgress: t.onProgress, onLog: onLog}
+	}
+	if ci != nil && ci.rewrite && ci.call.Tag != "" {
+		resp.Body = newTagRewriter(resp.Body, ci.call.Tag)
 	}
 	return resp, err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/app"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/reload"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/server"
 )
 
 // Exit codes.
@@ -100,6 +101,8 @@ func serve(args []string, _, stderr io.Writer) int {
 	shutdownTimeout := fs.Duration("shutdown-timeout", app.DefaultDrainTimeout, "how long in-flight calls may take to finish on SIGTERM")
 	reloadInterval := fs.Duration("reload-interval", reload.DefaultInterval, "how often the config file is checked for changes")
 	profiling := fs.Bool("pprof", false, "serve net/http/pprof at /debug/pprof/ on the admin port")
+	maxClientSessions := fs.Int("max-client-sessions", server.DefaultMaxClientSessions,
+		"per backend, how many clients that declared sampling, elicitation or roots get a backend session of their own")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -130,6 +133,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	a, err := app.New(app.Options{
 		Config: c, ConfigPath: *path, ConfigHash: reload.Hash(data), ReloadInterval: *reloadInterval,
 		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override, Profiling: *profiling,
+		MaxClientSessions: *maxClientSessions,
 	})
 	if err != nil {
 		printf(stderr, "vmcp: %v\n", err)

@@ -40,6 +40,7 @@ type Metrics struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	rejected    *prometheus.CounterVec
+	clients     *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	backends map[string]*Backend
@@ -68,12 +69,16 @@ func New() *Metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "vmcp_request_duration_seconds", Help: "Duration of exchanges with backends.", Buckets: durationBuckets,
 		}, []string{labelBackend, "method"}),
+		clients: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vmcp_client_sessions",
+			Help: "Backend sessions of their own held for clients that declared sampling, elicitation or roots.",
+		}, []string{labelBackend}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vmcp_rejected_total", Help: "Calls rejected without contacting the backend, by reason.",
 		}, []string{labelBackend, "reason"}),
 		backends: map[string]*Backend{},
 	}
-	m.registry.MustRegister(m.up, m.health, m.circuit, m.transitions, m.requests, m.duration, m.rejected,
+	m.registry.MustRegister(m.up, m.health, m.circuit, m.transitions, m.requests, m.duration, m.rejected, m.clients,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -111,6 +116,7 @@ func (m *Metrics) Forget(name string) {
 	m.requests.DeletePartialMatch(l)
 	m.duration.DeletePartialMatch(l)
 	m.rejected.DeletePartialMatch(l)
+	m.clients.DeletePartialMatch(l)
 }
 
 // Backend records one backend's series.
@@ -141,6 +147,9 @@ func (b *Backend) Observe(method, outcome string, d time.Duration) {
 
 // Rejected records a call rejected without contacting the backend.
 func (b *Backend) Rejected(reason string) { b.m.rejected.WithLabelValues(b.name, reason).Inc() }
+
+// ClientSessions sets the number of per-client sessions open to the backend.
+func (b *Backend) ClientSessions(n int) { b.m.clients.WithLabelValues(b.name).Set(float64(n)) }
 
 // SetState sets the health and circuit gauges to the current states.
 func (b *Backend) SetState(h statusapi.Health, c statusapi.Circuit) {

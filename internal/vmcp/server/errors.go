@@ -57,6 +57,10 @@ type BackendError struct {
 	RetryAfter time.Duration
 	// Unavailable is set when the call was rejected without contacting the backend.
 	Unavailable bool
+	// Lost is set when the backend accepted the call (answered its HTTP request with 2xx) and
+	// then failed to answer it: the stream ended, the session was lost, or time ran out.
+	// tools/call answers such a call with a JSON-RPC error rather than an isError result.
+	Lost bool
 	// Err is the underlying error of a failed call.
 	Err error
 }

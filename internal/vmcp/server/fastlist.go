@@ -234,17 +234,3 @@ func isLoopback(hostport string) bool {
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
 }
-
-// trackSession records a session once it is initialized (the SDK's InitializedHandler) and
-// forgets it when it ends.
-func (s *Server) trackSession(ss *mcp.ServerSession) {
-	id := ss.ID()
-	if id == "" {
-		return
-	}
-	s.sessions.Store(id, ss)
-	go func() {
-		_ = ss.Wait()
-		s.sessions.Delete(id)
-	}()
-}

@@ -29,6 +29,8 @@ const (
 	methodListPrompts   = "prompts/list"
 	methodListResources = "resources/list"
 	methodListTemplates = "resources/templates/list"
+	methodComplete      = "completion/complete"
+	methodSetLevel      = "logging/setLevel"
 )
 
 // reservedMetaPrefix marks _meta keys that belong to the protocol between two peers (protocol
@@ -45,7 +47,24 @@ func (s *Server) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return s.getPrompt(ctx, req.(*mcp.GetPromptRequest))
 		case methodReadResource:
 			return s.readResource(ctx, req.(*mcp.ReadResourceRequest))
-		case methodInitialize, methodListTools, methodListPrompts, methodListResources, methodListTemplates:
+		case methodComplete:
+			return s.complete(ctx, req.(*mcp.CompleteRequest))
+		case methodSetLevel:
+			res, err := next(ctx, method, req)
+			if err == nil {
+				s.setLevel(req.(*mcp.ServerRequest[*mcp.SetLoggingLevelParams])) //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
+			}
+			return res, err
+		case methodInitialize:
+			if err := s.checkFailureMode(); err != nil {
+				return nil, err
+			}
+			res, err := next(ctx, method, req)
+			if ir, ok := res.(*mcp.InitializeResult); ok && err == nil {
+				s.adjustCapabilities(ir)
+			}
+			return res, err
+		case methodListTools, methodListPrompts, methodListResources, methodListTemplates:
 			if err := s.checkFailureMode(); err != nil {
 				return nil, err
 			}
@@ -95,12 +114,16 @@ func (s *Server) callTool(ctx context.Context, req *mcp.CallToolRequest) (mcp.Re
 		params.Arguments = req.Params.Arguments
 	}
 	var res *mcp.CallToolResult
-	berr, err := s.forward(ctx, st, t.Backend, methodCallTool, req.Session, req.Params.Meta, &params.Meta,
+	berr, err := s.forward(ctx, st, exchange{backend: t.Backend, method: methodCallTool, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
 		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
 			res, err = cs.CallTool(ctx, params)
 			return err
 		})
 	switch {
+	case berr != nil && berr.Lost:
+		// The backend took the call and its answer was lost: a protocol error, not a tool's
+		// result (the tool may or may not have run).
+		return nil, berr.RPCError()
 	case berr != nil:
 		return berr.ToolResult(), nil
 	case err != nil:
@@ -120,7 +143,7 @@ func (s *Server) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (mcp.
 	}
 	params := &mcp.GetPromptParams{Name: p.Name, Arguments: req.Params.Arguments, InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
 	var res *mcp.GetPromptResult
-	berr, err := s.forward(ctx, st, p.Backend, methodGetPrompt, req.Session, req.Params.Meta, &params.Meta,
+	berr, err := s.forward(ctx, st, exchange{backend: p.Backend, method: methodGetPrompt, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
 		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
 			res, err = cs.GetPrompt(ctx, params)
 			return err
@@ -142,7 +165,7 @@ func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest)
 	}
 	params := &mcp.ReadResourceParams{URI: r.Name, InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
 	var res *mcp.ReadResourceResult
-	berr, err := s.forward(ctx, st, r.Backend, methodReadResource, req.Session, req.Params.Meta, &params.Meta,
+	berr, err := s.forward(ctx, st, exchange{backend: r.Backend, method: methodReadResource, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
 		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
 			res, err = cs.ReadResource(ctx, params)
 			return err
@@ -156,32 +179,63 @@ func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest)
 	return res, nil
 }
 
-// forward admits a call, sends it to the backend over the member's session for the caller, and
-// records the outcome. It returns a *BackendError when the backend could not serve the call, or
-// the error to answer with (a backend's JSON-RPC error, or the caller's cancellation).
-func (s *Server) forward(ctx context.Context, st *State, name, method string, ss *mcp.ServerSession,
-	meta mcp.Meta, outMeta *mcp.Meta, call func(context.Context, *mcp.ClientSession) error) (*BackendError, error) {
-	m, ok := st.Members[name]
+// exchange describes one request forwarded to a backend.
+type exchange struct {
+	backend string
+	method  string
+	// session is the client's session; nil for the aggregator's own requests.
+	session *mcp.ServerSession
+	// meta is the client request's _meta; outMeta receives what is forwarded of it.
+	meta    mcp.Meta
+	outMeta *mcp.Meta
+	// shared sends the request over the backend's shared session whatever the client declared.
+	shared bool
+}
+
+// forward admits a request, sends it to the backend over the session chosen for the client,
+// and records the outcome. It returns a *BackendError when the backend could not serve the
+// request, or the error to answer with (a backend's JSON-RPC error, or the caller's
+// cancellation).
+//
+// A call that may hear back from the backend — progress for a client's token, log messages
+// for a client that set a level, requests on a client's own session — is registered for the
+// time it runs, so those messages reach the client on this call's stream.
+func (s *Server) forward(ctx context.Context, st *State, x exchange, fn func(context.Context, *mcp.ClientSession) error) (*BackendError, error) {
+	m, ok := st.Members[x.backend]
 	if !ok {
-		return nil, fmt.Errorf("internal error: no backend %q", name)
+		return nil, fmt.Errorf("internal error: no backend %q", x.backend)
 	}
 	permit, rej := m.Monitor.Admit()
 	if rej != nil {
 		m.Metrics.Rejected(rejectedLabel(rej))
-		return s.unavailable(st, name, rej), nil
+		return s.unavailable(st, x.backend, rej), nil
 	}
-	fwd, token := forwardMeta(meta)
-	if token != nil && ss != nil {
-		tok, done := s.progress.register(ctx, ss, token)
-		defer done()
-		fwd["progressToken"] = tok
+	cl := s.clientOf(x.session)
+	conn, own := m.Backend.Shared(), false
+	if !x.shared {
+		conn, own = s.connFor(m, cl)
 	}
-	if len(fwd) > 0 {
-		*outMeta = fwd
+	fwd, token := forwardMeta(x.meta)
+	progress := token != nil && x.session != nil
+	logs := cl != nil && cl.logLevel() != ""
+	if progress || logs || own {
+		c := s.calls.start(ctx, x.session, token, progress || logs)
+		defer s.calls.done(c)
+		if progress {
+			fwd["progressToken"] = c.tag
+		}
+		bc := &backend.Call{Tag: c.tag}
+		if logs {
+			bc.Log = c.log
+		}
+		ctx = backend.WithCall(ctx, bc)
 	}
-	out := m.Backend.Do(ctx, m.Conn(ss), call)
+	if len(fwd) > 0 && x.outMeta != nil {
+		*x.outMeta = fwd
+	}
+	out := m.Backend.Do(ctx, conn, fn)
 	m.Monitor.Done(permit, out)
-	m.Metrics.Observe(method, out.Kind.String(), out.Latency)
+	m.Metrics.Observe(x.method, out.Kind.String(), out.Latency)
 	switch out.Kind {
 	case backend.OK:
 		return nil, nil
@@ -196,8 +250,9 @@ func (s *Server) forward(ctx context.Context, st *State, name, method string, ss
 	}
 	snap := m.Monitor.Snapshot()
 	return &BackendError{
-		Backend: name, Health: snap.Health, Circuit: snap.Circuit, Reason: out.Reason,
+		Backend: x.backend, Health: snap.Health, Circuit: snap.Circuit, Reason: out.Reason,
 		Message: out.Message(), RetryAfter: out.RetryAfter, Err: out.Err,
+		Lost: out.Kind == backend.Failure && out.HTTPStatus >= 200 && out.HTTPStatus < 300,
 	}, nil
 }
 

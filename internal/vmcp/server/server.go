@@ -14,28 +14,12 @@ import (
 
 	"github.com/vmcp-dev/vmcp-operator/internal/version"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/aggregate"
-	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
-	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/health"
-	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/metrics"
 )
 
 // DefaultSessionTimeout closes client sessions idle this long, so clients that vanish without
 // closing their session do not accumulate.
 const DefaultSessionTimeout = 30 * time.Minute
-
-// Member is one backend as the router uses it.
-type Member struct {
-	Name    string
-	Backend *backend.Backend
-	Monitor *health.Monitor
-	Metrics *metrics.Backend
-}
-
-// Conn is the session a call from ss goes over: today always the backend's shared session.
-// Protocol features that need a backend session per client (sampling, elicitation, roots)
-// choose a per-client Conn here.
-func (m *Member) Conn(*mcp.ServerSession) *backend.Conn { return m.Backend.Shared() }
 
 // State is what the router works from. A new State is published whenever the catalog, the
 // members or the failure mode change; calls use the State current when they start.
@@ -56,6 +40,10 @@ type Options struct {
 	Clock        clock.PassiveClock
 	// SessionTimeout closes idle client sessions; defaults to DefaultSessionTimeout.
 	SessionTimeout time.Duration
+	// MaxClientSessions limits the per-client sessions to each backend (clients that declared
+	// sampling, elicitation or roots get sessions of their own); defaults to
+	// DefaultMaxClientSessions.
+	MaxClientSessions int
 }
 
 // Server is the aggregator's MCP server.
@@ -65,10 +53,19 @@ type Server struct {
 	clock    clock.PassiveClock
 	logger   *slog.Logger
 	state    atomic.Pointer[State]
-	progress progressRouter
+	calls    callRouter
 	inflight inflight
 	tools    atomic.Pointer[toolIndex] // the listed tools, encoded, for serveFastList
 	sessions sync.Map                  // session ID → initialized *mcp.ServerSession
+	clients  sync.Map                  // *mcp.ServerSession → *client
+
+	reverseProgress   reverseProgress
+	subs              subscriptions
+	maxClientSessions int
+
+	levelMu sync.Mutex
+	// sharedLevel is the most verbose level a client asked for.
+	sharedLevel mcp.LoggingLevel //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
 
 	publishMu sync.Mutex
 	published aggregate.Listed
@@ -85,21 +82,31 @@ func New(opts Options) *Server {
 	if opts.SessionTimeout <= 0 {
 		opts.SessionTimeout = DefaultSessionTimeout
 	}
-	s := &Server{clock: opts.Clock, logger: opts.Logger}
+	if opts.MaxClientSessions <= 0 {
+		opts.MaxClientSessions = DefaultMaxClientSessions
+	}
+	s := &Server{clock: opts.Clock, logger: opts.Logger, maxClientSessions: opts.MaxClientSessions}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "vmcp", Title: "vMCP aggregator", Version: version.String()}, &mcp.ServerOptions{
-		Instructions:       opts.Instructions,
-		Logger:             opts.Logger,
-		PageSize:           PageSize,
-		InitializedHandler: func(_ context.Context, req *mcp.InitializedRequest) { s.trackSession(req.Session) },
+		Instructions:                opts.Instructions,
+		Logger:                      opts.Logger,
+		PageSize:                    PageSize,
+		InitializedHandler:          func(_ context.Context, req *mcp.InitializedRequest) { s.trackSession(req.Session) },
+		RootsListChangedHandler:     s.rootsListChanged, //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
+		ProgressNotificationHandler: s.reverseProgress.forward,
+		SubscribeHandler:            s.subscribe,
+		UnsubscribeHandler:          s.unsubscribeHandler,
 		// Advertise all three lists from the start: backends may come and go, and a client only
-		// subscribes to list changes it saw in the capabilities.
+		// subscribes to list changes it saw in the capabilities. Completions and subscriptions
+		// are adjusted per initialize to what the backends offer (adjustCapabilities).
 		Capabilities: &mcp.ServerCapabilities{
 			Tools:     &mcp.ToolCapabilities{ListChanged: true},
 			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
 			Resources: &mcp.ResourceCapabilities{ListChanged: true},
+			Logging:   &mcp.LoggingCapabilities{}, //nolint:staticcheck // SA1019: deprecated in MCP 2026-07-28, still served for older sessions
 		},
 	})
 	s.mcp.AddReceivingMiddleware(s.middleware)
+	s.mcp.AddSendingMiddleware(captureElicitResult)
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		Logger:         opts.Logger,
 		SessionTimeout: opts.SessionTimeout,
@@ -128,7 +135,7 @@ func New(opts Options) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // ForwardProgress is the backends' progress handler (backend.Handlers.Progress).
-func (s *Server) ForwardProgress(p *mcp.ProgressNotificationParams) { s.progress.forward(p) }
+func (s *Server) ForwardProgress(p *mcp.ProgressNotificationParams) { s.calls.forwardProgress(p) }
 
 // Publish makes st current and mirrors its listed items into the SDK server, which notifies
 // connected clients of changed lists (debounced by the SDK; the caller rate-limits publishing).
