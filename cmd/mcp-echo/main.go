@@ -21,6 +21,8 @@
 //	--slow-by D        delay of the slow fault (default 3s)
 //	--retry-after D    Retry-After of the ratelimit fault (default 5s)
 //	--test-tools       also serve the progress, rpc_error, is_error and sleep test tools
+//	--protocol-tools   also serve the sample, elicit, roots, log and rich tools, a completable
+//	                   prompt and template, and a subscribable resource
 //
 // Faults can be switched at run time on the same port (never subject to the fault itself):
 //
@@ -58,6 +60,8 @@ func main() {
 	slowBy := flag.Duration("slow-by", 3*time.Second, "delay of the slow fault")
 	retryAfter := flag.Duration("retry-after", 5*time.Second, "Retry-After of the ratelimit fault")
 	testTools := flag.Bool("test-tools", false, "also serve the progress, rpc_error, is_error and sleep tools")
+	protocolTools := flag.Bool("protocol-tools", false,
+		"also serve the sample, elicit, roots, log and rich tools, a completable prompt and template, and a subscribable resource")
 	flag.Parse()
 
 	toolNames, err := mcpecho.ParseTools(*tools)
@@ -69,7 +73,7 @@ func main() {
 		log.Fatalf("mcp-echo: --fail-mode: %v", err)
 	}
 	opts := mcpecho.Options{
-		Name: *name, Tools: toolNames, Latency: *latency, TestTools: *testTools,
+		Name: *name, Tools: toolNames, Latency: *latency, TestTools: *testTools, ProtocolTools: *protocolTools,
 		Fault: mcpecho.Fault{Mode: mode, Latency: *slowBy, RetryAfter: *retryAfter},
 	}
 	for i := 1; i <= *prompts; i++ {

@@ -66,17 +66,27 @@ func backendNamed(t *testing.T, name string, opts mcpecho.Options) *mcpecho.Serv
 // until every backend's first probe has settled.
 func start(t *testing.T, cfg *config.Config, backends ...*mcpecho.Server) *harness {
 	t.Helper()
+	return startWith(t, cfg, nil, backends...)
+}
+
+// startWith is start with app options adjusted by tweak.
+func startWith(t *testing.T, cfg *config.Config, tweak func(*app.Options), backends ...*mcpecho.Server) *harness {
+	t.Helper()
 	h := &harness{t: t, clock: clocktesting.NewFakeClock(epoch), backends: map[string]*mcpecho.Server{}, done: make(chan error, 1)}
 	for _, b := range backends {
 		h.backends[b.Name()] = b
 	}
 	h.path = filepath.Join(t.TempDir(), "vmcp.yaml")
 	data := h.writeConfig(cfg)
-	a, err := app.New(app.Options{
+	opts := app.Options{
 		Config: cfg, ConfigPath: h.path, ConfigHash: reload.Hash(data), ReloadInterval: 2 * time.Second,
 		Clock: h.clock, CatalogInterval: -1, DrainTimeout: 5 * time.Second,
 		Rand: func() float64 { return 0.5 }, // no jitter
-	})
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	a, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

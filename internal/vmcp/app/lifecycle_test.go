@@ -104,15 +104,31 @@ func TestBackendListChanged(t *testing.T) {
 
 // TestProgressAndCancellationPassThrough checks that a backend's progress notifications reach
 // the calling client with the client's own token, and that the client's cancellation reaches
-// the backend.
+// the backend, over the shared session and over a client's own.
 func TestProgressAndCancellationPassThrough(t *testing.T) {
 	a := backendNamed(t, "a", mcpecho.Options{TestTools: true})
 	h := start(t, testConfig(a), a)
 	h.mustConnect().waitTools(t, "a_echo", "a_is_error", "a_progress", "a_rpc_error", "a_sleep")
+	clients := []struct {
+		name string
+		caps *mcp.ClientCapabilities
+	}{
+		{"shared session", &mcp.ClientCapabilities{}},
+		{"own session", nil}, // the SDK's default declares roots
+	}
+	for i, tt := range clients {
+		t.Run(tt.name, func(t *testing.T) {
+			progressAndCancellation(t, h, a, tt.caps, int64(i+1))
+		})
+	}
+}
 
+func progressAndCancellation(t *testing.T, h *harness, a *mcpecho.Server, caps *mcp.ClientCapabilities, wantCancelled int64) {
+	t.Helper()
 	var mu sync.Mutex
 	var got []*mcp.ProgressNotificationParams
 	cl := mcp.NewClient(&mcp.Implementation{Name: "progress-client"}, &mcp.ClientOptions{
+		Capabilities: caps,
 		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -163,7 +179,7 @@ func TestProgressAndCancellationPassThrough(t *testing.T) {
 		t.Fatal("cancelled call succeeded")
 	}
 	poll.Until(t, waitFor, func() error {
-		if a.Cancelled() != 1 {
+		if a.Cancelled() != wantCancelled {
 			return fmt.Errorf("backend saw %d cancellations", a.Cancelled())
 		}
 		return nil

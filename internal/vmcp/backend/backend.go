@@ -62,11 +62,17 @@ type ConnOptions struct {
 	Setup func(ctx context.Context, cs *mcp.ClientSession)
 }
 
+// CodeNotForwardable is the JSON-RPC error code the aggregator answers a backend's
+// server→client request with when it cannot pass it on to a client (in the
+// implementation-defined server-error range, next to the server package's codes; not
+// method-not-found, whose message the SDK replaces).
+const CodeNotForwardable = -32013
+
 // ErrNotAttributable answers a backend's sampling, elicitation or roots request on the shared
 // session: it serves many clients at once, declares none of those capabilities, and cannot
 // tell which client a request would be for.
 var ErrNotAttributable = &jsonrpc.Error{
-	Code:    jsonrpc.CodeMethodNotFound,
+	Code:    CodeNotForwardable,
 	Message: "vmcp: this backend session is shared by clients that did not declare sampling, elicitation or roots; the request cannot be forwarded",
 }
 

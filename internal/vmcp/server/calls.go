@@ -39,6 +39,13 @@ type call struct {
 	queue   chan notice
 	stop    chan struct{}
 	stopped chan struct{}
+
+	// The backend's requests to the client made for this call (see beginReverse).
+	reverseMu     sync.Mutex
+	reverseCtx    context.Context
+	reverseCancel context.CancelFunc
+	reverseWG     sync.WaitGroup
+	reverseDone   bool
 }
 
 type notice struct {
@@ -58,8 +65,50 @@ func (r *callRouter) start(ctx context.Context, ss *mcp.ServerSession, token any
 	return c
 }
 
+// reverseWait bounds how long a call's answer waits for the requests the backend made for it
+// to end.
+const reverseWait = time.Second
+
+// beginReverse registers a request the backend sends the client for this call: it goes on the
+// call's stream, and is cancelled when the call is over. ok is false once the call is over.
+func (c *call) beginReverse() (ctx context.Context, end func(), ok bool) {
+	c.reverseMu.Lock()
+	defer c.reverseMu.Unlock()
+	if c.reverseDone {
+		return nil, nil, false
+	}
+	if c.reverseCtx == nil {
+		c.reverseCtx, c.reverseCancel = context.WithCancel(c.ctx)
+	}
+	c.reverseWG.Add(1)
+	return c.reverseCtx, c.reverseWG.Done, true
+}
+
+// endReverse cancels the backend's requests still open for the call once the backend answered
+// it, and waits (bounded) until they returned: the SDK then tells the client they were
+// cancelled on the call's stream, which closes with the call's answer.
+func (c *call) endReverse() {
+	c.reverseMu.Lock()
+	c.reverseDone = true
+	cancel := c.reverseCancel
+	c.reverseMu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { c.reverseWG.Wait(); close(done) }()
+	t := time.NewTimer(reverseWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 // done unregisters the call and delivers what arrived before its result.
 func (r *callRouter) done(c *call) {
+	c.endReverse()
 	r.calls.Delete(c.tag)
 	if c.queue != nil {
 		close(c.stop)

@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/backend"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
 )
 
@@ -33,6 +34,9 @@ const (
 	CodeBackendFailed = -32011
 	// CodeNoBackends: initialize or a list method refused by the failure mode.
 	CodeNoBackends = -32012
+	// CodeNotForwardable: a backend's sampling, elicitation or roots request that cannot go to
+	// a client (it arrived on a shared session, or the client did not declare the capability).
+	CodeNotForwardable = backend.CodeNotForwardable
 )
 
 // MetaKey is the _meta key of the ErrorInfo attached to a tools/call result with isError.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -47,13 +48,16 @@ func (s *Server) forwardToClient(bctx context.Context, cl *client, method string
 	}
 	tag, _ := backend.CallTag(meta)
 	if !cl.declared(method) {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: fmt.Sprintf("vmcp: the client did not declare %s", capabilityOf[method])}
+		return nil, &jsonrpc.Error{Code: CodeNotForwardable, Message: fmt.Sprintf("vmcp: the client did not declare %s", capabilityOf[method])}
 	}
 	// Sent with the client call's context, the request goes on that call's stream, and ends
 	// when the call does; the backend's cancellation (bctx) ends it too.
 	parent := cl.ctx
 	if c, ok := s.calls.get(tag); ok && c.session == cl.ss {
-		parent = c.ctx
+		if cctx, end, ok := c.beginReverse(); ok {
+			defer end()
+			parent = cctx
+		}
 	}
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -147,10 +151,15 @@ type reverseTarget struct {
 	token any
 }
 
+// reverseProgressGrace is how long a progress token stays mapped after its request was
+// answered: a client sends its progress notifications and its answer in separate HTTP
+// requests, which may reach the aggregator in either order.
+const reverseProgressGrace = 5 * time.Second
+
 func (r *reverseProgress) register(cs *mcp.ClientSession, token any) (string, func()) {
 	tok := "vmcp-r" + strconv.FormatUint(r.seq.Add(1), 10)
 	r.targets.Store(tok, reverseTarget{cs: cs, token: token})
-	return tok, func() { r.targets.Delete(tok) }
+	return tok, func() { time.AfterFunc(reverseProgressGrace, func() { r.targets.Delete(tok) }) }
 }
 
 // forward is the server's progress handler.
