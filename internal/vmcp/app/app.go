@@ -64,6 +64,8 @@ type Options struct {
 	Override func(*config.Config)
 	// MaxClientSessions limits per-client backend sessions per backend (server.Options).
 	MaxClientSessions int
+	// ResumableStreams lets clients resume broken streams (server.Options).
+	ResumableStreams bool
 }
 
 // App is a running aggregator.
@@ -125,7 +127,8 @@ func New(opts Options) (*App, error) {
 		background: semaphore.NewWeighted(backgroundConcurrency),
 	}
 	a.server = server.New(server.Options{
-		Logger: sdkLogger(opts.Logger).With("component", "mcp"), Clock: opts.Clock, MaxClientSessions: opts.MaxClientSessions,
+		Logger: sdkLogger(opts.Logger).With("component", "mcp"), Clock: opts.Clock,
+		MaxClientSessions: opts.MaxClientSessions, ResumableStreams: opts.ResumableStreams,
 	})
 	a.rebuild = newDebouncer(opts.Clock, opts.CatalogInterval, a.rebuildNow)
 	return a, nil

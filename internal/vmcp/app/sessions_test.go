@@ -2,12 +2,16 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -298,5 +302,61 @@ func TestTenThousandTools(t *testing.T) {
 	}
 	if got := text(c.call(t, "a_tool_10000")); got != "a/tool_10000: hi" {
 		t.Fatalf("last tool answered %q", got)
+	}
+}
+
+// sseIDs is a RoundTripper counting SSE event ids in the response bodies it sees.
+type sseIDs struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	ids  int
+}
+
+func (s *sseIDs) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPost {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "id:") {
+			s.ids++
+		}
+	}
+	return resp, rerr
+}
+
+// TestResumableStreams checks that with ResumableStreams the aggregator's streams carry event
+// ids (a priming event first), which clients need to resume them, and that they do not by
+// default.
+func TestResumableStreams(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("resumable=%v", on), func(t *testing.T) {
+			a := backendNamed(t, "a", mcpecho.Options{})
+			h := startWith(t, testConfig(a), func(o *app.Options) { o.ResumableStreams = on }, a)
+			h.mustConnect().waitTools(t, "a_echo")
+			rt := &sseIDs{base: http.DefaultTransport}
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "ids"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}}).
+				Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: h.url(), HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cs.Close() }()
+			rt.mu.Lock()
+			rt.ids = 0
+			rt.mu.Unlock()
+			if _, err := cs.CallTool(t.Context(), mapArgs("a_echo")); err != nil {
+				t.Fatal(err)
+			}
+			rt.mu.Lock()
+			defer rt.mu.Unlock()
+			if (rt.ids > 0) != on {
+				t.Fatalf("%d event ids on the call's stream", rt.ids)
+			}
+		})
 	}
 }

@@ -11,6 +11,12 @@
 // when the backend had forgotten the old one, and classifies the result (Classify) into the
 // failure classes the health tracker and circuit breaker consume.
 //
+// An exchange may carry a Call (WithCall): the transport then hands the call's log messages,
+// read off its response stream, to the call, and on a tagged Conn marks the backend's
+// server→client messages on that stream with the call's tag (CallMetaKey), which is how a
+// backend's elicitation request is attributed to the client call it was made for. The shared
+// session refuses server→client requests (ErrNotAttributable).
+//
 // The SDK transport's own reconnect retries (MaxRetries) are limited to one: a backend that
 // closes an SSE stream on purpose can resume it, but a dead backend is reported as dead at once
 // instead of after seconds of hidden back-off. Retry policy belongs to the prober and breaker.

@@ -103,6 +103,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	profiling := fs.Bool("pprof", false, "serve net/http/pprof at /debug/pprof/ on the admin port")
 	maxClientSessions := fs.Int("max-client-sessions", server.DefaultMaxClientSessions,
 		"per backend, how many clients that declared sampling, elicitation or roots get a backend session of their own")
+	resumable := fs.Bool("resumable-streams", false, "keep clients' stream events in memory so clients can resume broken streams (Last-Event-ID)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -133,7 +134,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	a, err := app.New(app.Options{
 		Config: c, ConfigPath: *path, ConfigHash: reload.Hash(data), ReloadInterval: *reloadInterval,
 		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override, Profiling: *profiling,
-		MaxClientSessions: *maxClientSessions,
+		MaxClientSessions: *maxClientSessions, ResumableStreams: *resumable,
 	})
 	if err != nil {
 		printf(stderr, "vmcp: %v\n", err)

@@ -13,12 +13,17 @@
 // Calls are admitted by the backend's health.Monitor first: a call to an unavailable backend or
 // an open circuit returns at once, without network I/O, with a *BackendError (errors.Is
 // ErrBackendUnavailable) rendered as a tool result with isError and structured metadata (for
-// tools/call) or a JSON-RPC error with data (for prompts/get and resources/read). A JSON-RPC
-// error answered by a backend passes through unchanged. Progress notifications are forwarded
-// from the backend to the calling client with the client's own token, and a client's
-// cancellation reaches the backend.
+// tools/call) or a JSON-RPC error with data (for the other routed methods, and for a tools/call
+// the backend accepted but never answered). A JSON-RPC error answered by a backend passes
+// through unchanged.
 //
-// Every call goes through Member.Conn, which today is always the backend's shared session; a
-// per-client session (for clients that accept sampling or elicitation) slots in there without
-// changing the routing.
+// Protocol transparency: a client that declared sampling, elicitation or roots gets a backend
+// session of its own per backend (connFor), declaring the same capabilities; the backend's
+// requests on it are forwarded to that client, on the stream of the call they were made for,
+// without the SDK's validation in between (toClient). Other clients share one session per
+// backend. Calls that may hear back from the backend are registered (callRouter): their progress
+// and log messages reach the calling client in order, before the result. logging/setLevel is
+// passed on to the backends, resources/subscribe is reference counted per backend and URI with
+// updates to the subscribed clients, and completion/complete is routed to the owner of the
+// prompt or resource template.
 package server
