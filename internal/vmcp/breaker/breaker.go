@@ -169,12 +169,17 @@ func New(s Settings, o Options) *Breaker {
 }
 
 // Update replaces the settings, keeping the current state (a config reload must not reset
-// the breakers of unchanged backends).
+// the breakers of unchanged backends). The failure-rate window keeps its counts unless the
+// rate rule itself changed: every reload applies the settings to every kept backend.
 func (b *Breaker) Update(s Settings) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	old := b.s
 	b.s = s.normalized()
-	b.window.configure(b.s.Window)
+	if b.s.Window != old.Window || b.s.FailureRatePercent != old.FailureRatePercent ||
+		b.s.MinimumRequests != old.MinimumRequests {
+		b.window.configure(b.s.Window)
+	}
 }
 
 // Allow decides whether a user call may proceed: only a Closed circuit lets calls through.

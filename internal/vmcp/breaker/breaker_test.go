@@ -330,3 +330,37 @@ func TestUpdateKeepsState(t *testing.T) {
 	h.call(Failure)
 	h.wantState(Open)
 }
+
+// TestUpdateKeepsFailureRateWindow checks that a reload with the same rate rule (every reload
+// updates every kept backend) keeps the window's counts, and that changing the rule resets them.
+func TestUpdateKeepsFailureRateWindow(t *testing.T) {
+	s := defaults()
+	s.FailureThreshold = 100
+	s.FailureRatePercent = 50
+	s.MinimumRequests = 4
+	s.Window = 10 * time.Second
+	changed := s
+	changed.Window = 20 * time.Second
+	other := s
+	other.OpenDuration = time.Minute // not part of the rate rule
+	tests := []struct {
+		name   string
+		update Settings
+		want   State
+	}{
+		{"same settings", s, Open},
+		{"other settings", other, Open},
+		{"window changed", changed, Closed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, s)
+			h.call(Success)
+			h.call(Failure)
+			h.call(Success)
+			h.b.Update(tt.update)
+			h.call(Failure) // 2 of 4 failed: opens unless the update dropped the first three
+			h.wantState(tt.want)
+		})
+	}
+}
