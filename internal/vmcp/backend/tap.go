@@ -120,6 +120,11 @@ func (t *notificationTap) endLine(line []byte) {
 	if !t.wanted {
 		return
 	}
+	if len(t.event)+1+len(data) > tapMaxEvent {
+		// Too long to be worth decoding here, however short its lines: leave it to the SDK.
+		t.wanted, t.event = false, t.event[:0]
+		return
+	}
 	if len(t.event) > 0 {
 		t.event = append(t.event, '\n')
 	}

@@ -49,3 +49,36 @@ func TestNotificationTap(t *testing.T) {
 		})
 	}
 }
+
+// TestNotificationTapBoundsShortLines checks that the event size cap holds for an event made of
+// many short data lines, not only for long ones.
+func TestNotificationTapBoundsShortLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1,\"x\":\"\n")
+	for range 50000 {
+		b.WriteString("data: xxxxxxxx\n")
+	}
+	b.WriteString("data: \"}}\n\n")
+	b.WriteString("data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":2,\"progress\":1}}\n\n")
+	stream := b.String()
+	var got []*mcp.ProgressNotificationParams
+	tap := &notificationTap{
+		body:       io.NopCloser(strings.NewReader(stream)),
+		onProgress: func(p *mcp.ProgressNotificationParams) { got = append(got, p) },
+	}
+	maxEvent := 0
+	buf := make([]byte, 4096)
+	for {
+		n, err := tap.Read(buf)
+		maxEvent = max(maxEvent, len(tap.event))
+		if err == io.EOF || n == 0 {
+			break
+		}
+	}
+	if maxEvent > tapMaxEvent {
+		t.Fatalf("the tap buffered %d bytes of one event, more than its cap of %d", maxEvent, tapMaxEvent)
+	}
+	if len(got) != 1 || got[0].ProgressToken != float64(2) {
+		t.Fatalf("progress = %+v, want only the short notification", got)
+	}
+}
