@@ -273,32 +273,39 @@ func (r *VirtualMCPServerReconciler) reconcileService(ctx context.Context, s *sc
 		desired: svc,
 		content: svc.Spec,
 		drifted: func(existing, desired *corev1.Service) bool {
-			return notDerivative(desired.Spec, existing.Spec)
+			return notDerivative(withAllocated(desired.Spec, existing.Spec), existing.Spec)
 		},
-		copyInto: copyServiceSpec,
+		copyInto: func(existing, desired *corev1.Service) {
+			existing.Spec = withAllocated(desired.Spec, existing.Spec)
+		},
 	})
 }
 
-// copyServiceSpec replaces the spec but keeps what the API server allocated.
-func copyServiceSpec(existing, desired *corev1.Service) {
-	old := existing.Spec
-	existing.Spec = *desired.Spec.DeepCopy()
-	existing.Spec.ClusterIP = old.ClusterIP
-	existing.Spec.ClusterIPs = old.ClusterIPs
-	existing.Spec.IPFamilies = old.IPFamilies
-	existing.Spec.IPFamilyPolicy = old.IPFamilyPolicy
-	existing.Spec.InternalTrafficPolicy = old.InternalTrafficPolicy
-	if old.Type == existing.Spec.Type {
-		existing.Spec.HealthCheckNodePort = old.HealthCheckNodePort
-		existing.Spec.ExternalTrafficPolicy = old.ExternalTrafficPolicy
-		nodePorts := map[string]int32{}
-		for _, p := range old.Ports {
-			nodePorts[p.Name] = p.NodePort
-		}
-		for i := range existing.Spec.Ports {
-			existing.Spec.Ports[i].NodePort = nodePorts[existing.Spec.Ports[i].Name]
-		}
+// withAllocated returns the desired Service spec completed with what the API server allocated
+// or defaulted in the existing one (cluster IPs, node ports, load balancer class, ...), so that
+// comparing and updating never fight over those fields.
+func withAllocated(desired, existing corev1.ServiceSpec) corev1.ServiceSpec {
+	out := *desired.DeepCopy()
+	out.ClusterIP = existing.ClusterIP
+	out.ClusterIPs = existing.ClusterIPs
+	out.IPFamilies = existing.IPFamilies
+	out.IPFamilyPolicy = existing.IPFamilyPolicy
+	out.InternalTrafficPolicy = existing.InternalTrafficPolicy
+	if existing.Type != out.Type {
+		return out
 	}
+	out.HealthCheckNodePort = existing.HealthCheckNodePort
+	out.ExternalTrafficPolicy = existing.ExternalTrafficPolicy
+	out.LoadBalancerClass = existing.LoadBalancerClass
+	out.AllocateLoadBalancerNodePorts = existing.AllocateLoadBalancerNodePorts
+	nodePorts := map[string]int32{}
+	for _, p := range existing.Ports {
+		nodePorts[p.Name] = p.NodePort
+	}
+	for i := range out.Ports {
+		out.Ports[i].NodePort = nodePorts[out.Ports[i].Name]
+	}
+	return out
 }
 
 // reconcilePDB keeps a PodDisruptionBudget while there is more than one replica, so voluntary

@@ -186,8 +186,9 @@ var _ = Describe("VirtualMCPServer controller", func() {
 			Should(haveStatus(metav1.ConditionFalse, vmcpv1alpha1.ReasonNotReady))
 	})
 
-	It("issues no writes when reconciling an unchanged spec", func() {
+	DescribeTable("issues no writes when reconciling an unchanged spec", func(serviceType corev1.ServiceType) {
 		v := sampleVMCP(ns)
+		v.Spec.Service.Type = serviceType
 		Expect(k8sClient.Create(suiteCtx, v)).To(Succeed())
 		get(ns, "team-tools", &corev1.Service{})
 		markDeploymentReady(ns, "team-tools", 1)
@@ -221,7 +222,12 @@ var _ = Describe("VirtualMCPServer controller", func() {
 		}).WithTimeout(timeout).Should(Succeed())
 		Consistently(func() int { return reconciles.Of(ns, "team-tools") }).WithTimeout(2 * time.Second).WithPolling(interval).Should(Equal(runs))
 		Expect(writes.In(ns)).To(Equal(before))
-	})
+	},
+		Entry("ClusterIP Service", corev1.ServiceTypeClusterIP),
+		// The API server allocates node ports (and defaults load balancer fields) the spec leaves empty.
+		Entry("NodePort Service", corev1.ServiceTypeNodePort),
+		Entry("LoadBalancer Service", corev1.ServiceTypeLoadBalancer),
+	)
 
 	It("updates the ConfigMap when the spec changes", func() {
 		v := sampleVMCP(ns)
