@@ -77,6 +77,9 @@ type scope struct {
 
 // +kubebuilder:rbac:groups=vmcp.dev,resources=virtualmcpservers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vmcp.dev,resources=virtualmcpservers/status,verbs=get;patch
+// Owner references with blockOwnerDeletion need update on the owner's finalizers subresource
+// where the OwnerReferencesPermissionEnforcement admission plugin is on (e.g. OpenShift).
+// +kubebuilder:rbac:groups=vmcp.dev,resources=virtualmcpservers/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts;services,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete

@@ -138,6 +138,12 @@ They are used in a ClusterRole, or in a Role per watched namespace, so they must
 - apiGroups:
   - vmcp.dev
   resources:
+  - virtualmcpservers/finalizers
+  verbs:
+  - update
+- apiGroups:
+  - vmcp.dev
+  resources:
   - virtualmcpservers/status
   verbs:
   - get
