@@ -88,6 +88,43 @@ func TestReloadAddsAndRemovesBackends(t *testing.T) {
 	}
 }
 
+// TestReloadTurningTheBreakerOffWhileOpen opens a circuit, then reloads with the breaker off:
+// the backend must not stay Unhealthy/CircuitOpen forever; successful probes heal it and its
+// tools are listed again.
+func TestReloadTurningTheBreakerOffWhileOpen(t *testing.T) {
+	a := backendNamed(t, "a", mcpecho.Options{})
+	h := start(t, testConfig(a), a)
+	cl := h.mustConnect()
+	cl.waitTools(t, "a_echo")
+	a.SetFault(mcpecho.Fault{Mode: mcpecho.Fail})
+	for range 3 {
+		cl.call(t, "a_echo")
+	}
+	h.waitBackend("a", statusapi.HealthUnhealthy, statusapi.CircuitOpen)
+	a.SetFault(mcpecho.Fault{})
+
+	next := testConfig(a)
+	off := false
+	next.CircuitBreaker.Enabled = &off
+	data := h.writeConfig(next)
+	h.step(2 * time.Second) // the reload poll
+	h.eventually(func(st statusapi.Status) error {
+		if st.ConfigHash != reload.Hash(data) {
+			return fmt.Errorf("config %s not applied", st.ConfigHash)
+		}
+		return nil
+	})
+	h.waitBackend("a", statusapi.HealthUnhealthy, statusapi.CircuitClosed)
+	h.step(10 * time.Second) // the next probe succeeds
+	h.waitBackend("a", statusapi.HealthDegraded, statusapi.CircuitClosed)
+	cl.waitTools(t, "a_echo")
+	h.step(10 * time.Second)
+	h.waitBackend("a", statusapi.HealthHealthy, statusapi.CircuitClosed)
+	if got := text(cl.call(t, "a_echo")); got != "a/echo: hi" {
+		t.Fatalf("a answered %q", got)
+	}
+}
+
 // TestBackendListChanged checks that a backend's tools/list_changed reaches clients.
 func TestBackendListChanged(t *testing.T) {
 	a := backendNamed(t, "a", mcpecho.Options{})

@@ -82,6 +82,7 @@ type Rejection struct {
 type Monitor struct {
 	name     string
 	clock    clock.PassiveClock
+	rand     func() float64
 	onChange func(Change)
 
 	// emitMu keeps reports in the order the changes happened: it is taken before mu is released.
@@ -103,28 +104,38 @@ func NewMonitor(name string, s Settings, o Options) *Monitor {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	m := &Monitor{name: name, clock: o.Clock, onChange: o.OnChange, s: s, tracker: NewTracker(s.Tracker)}
-	// Every breaker method is called with m.mu held, so the callback may append unguarded.
-	m.breaker = breaker.New(s.Breaker, breaker.Options{
-		Clock:        o.Clock,
-		Rand:         o.Rand,
-		OnTransition: func(t breaker.Transition) { m.pending = append(m.pending, t) },
-	})
+	m := &Monitor{name: name, clock: o.Clock, rand: o.Rand, onChange: o.OnChange, s: s, tracker: NewTracker(s.Tracker)}
+	m.breaker = m.newBreaker(s.Breaker)
 	m.since = o.Clock.Now()
 	m.last = m.compute()
 	m.pending = nil
 	return m
 }
 
+func (m *Monitor) newBreaker(s breaker.Settings) *breaker.Breaker {
+	// Every breaker method is called with m.mu held, so the callback may append unguarded.
+	return breaker.New(s, breaker.Options{
+		Clock:        m.clock,
+		Rand:         m.rand,
+		OnTransition: func(t breaker.Transition) { m.pending = append(m.pending, t) },
+	})
+}
+
 // Name is the backend's name.
 func (m *Monitor) Name() string { return m.name }
 
-// Update applies new settings, keeping the breaker's state and the health.
+// Update applies new settings, keeping the breaker's state and the health. Turning the breaker
+// off makes an open circuit count as closed at once (the next success heals the backend);
+// turning it back on starts a fresh, Closed breaker, since the old one saw nothing meanwhile.
 func (m *Monitor) Update(s Settings) {
 	m.mu.Lock()
+	if s.BreakerEnabled && !m.s.BreakerEnabled {
+		m.breaker = m.newBreaker(s.Breaker)
+	}
 	m.s = s
 	m.tracker.Update(s.Tracker)
 	m.breaker.Update(s.Breaker)
+	m.syncCircuit()
 	m.unlockAndEmit(m.settle())
 }
 
@@ -183,8 +194,8 @@ func (m *Monitor) Done(p Permit, o backend.Outcome) {
 	m.mu.Lock()
 	if m.s.BreakerEnabled {
 		m.breaker.Done(p.decision, breakerResult(o.Kind))
-		m.tracker.SetCircuitOpen(m.breaker.Snapshot().State != breaker.Closed)
 	}
+	m.syncCircuit()
 	m.tracker.Observe(now, o, p.probe)
 	if o.Kind == backend.RateLimited && o.RetryAfter > 0 {
 		m.limited = now.Add(o.RetryAfter)
@@ -239,16 +250,25 @@ func (m *Monitor) compute() Snapshot {
 		Health: h, Reason: reason, Message: msg, Circuit: statusapi.CircuitClosed,
 		ConsecutiveFailures: m.tracker.ConsecutiveFailures(), RateLimitedUntil: m.limited,
 	}
-	if m.s.BreakerEnabled {
-		bs := m.breaker.Snapshot()
+	bs := m.syncCircuit()
+	if bs.State != breaker.Closed {
 		s.Circuit = circuitOf(bs.State)
 		s.RetryAt = bs.RetryAt
-		if bs.State != breaker.Closed {
-			m.tracker.SetCircuitOpen(true)
-			s.Health, s.Reason, s.Message = m.tracker.Health()
-		}
+		s.Health, s.Reason, s.Message = m.tracker.Health()
 	}
 	return s
+}
+
+// syncCircuit tells the tracker whether the circuit is open: the breaker's state when it is
+// enabled, closed when it is not. Called on every change, so that the tracker's view never
+// outlives the breaker's (or the setting's); mu must be held.
+func (m *Monitor) syncCircuit() breaker.Snapshot {
+	var bs breaker.Snapshot // Closed
+	if m.s.BreakerEnabled {
+		bs = m.breaker.Snapshot()
+	}
+	m.tracker.SetCircuitOpen(bs.State != breaker.Closed)
+	return bs
 }
 
 // settle recomputes the snapshot after a state change and returns the change to report, if

@@ -205,6 +205,42 @@ func TestMonitorUpdateKeepsState(t *testing.T) {
 	h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitOpen)
 }
 
+// TestMonitorBreakerTurnedOffWhileOpen checks that a reload turning the breaker off while a
+// circuit is open does not leave the backend Unhealthy for good: the circuit counts as closed
+// at once, calls go through, and successes heal it. Turning it back on starts Closed.
+func TestMonitorBreakerTurnedOffWhileOpen(t *testing.T) {
+	h := newMonitor(t, settings())
+	h.probe(t, ok)
+	for range 5 {
+		h.call(t, failure)
+	}
+	h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitOpen)
+
+	off := settings()
+	off.BreakerEnabled = false
+	h.m.Update(off)
+	if s := h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitClosed); s.Reason != statusapi.ReasonConnectionFailed {
+		t.Fatalf("reason = %s with the breaker off, want the last failure's (%s)", s.Reason, statusapi.ReasonConnectionFailed)
+	}
+	h.call(t, ok) // admitted: Unhealthy with a closed circuit
+	h.want(t, statusapi.HealthDegraded, statusapi.CircuitClosed)
+	h.clock.Step(10 * time.Second)
+	h.probe(t, ok)
+	h.want(t, statusapi.HealthHealthy, statusapi.CircuitClosed)
+	if !h.m.Available() {
+		t.Fatal("a Healthy backend is not available")
+	}
+
+	h.m.Update(settings())
+	h.want(t, statusapi.HealthHealthy, statusapi.CircuitClosed)
+	for range 4 {
+		h.call(t, failure)
+	}
+	h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitClosed) // a fresh count: 4 of 5
+	h.call(t, failure)
+	h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitOpen)
+}
+
 // scriptedPing answers probes with a switchable outcome and counts them.
 type scriptedPing struct {
 	calls atomic.Int32

@@ -54,10 +54,16 @@ func (t *Tracker) ConsecutiveFailures() int { return t.consecutive }
 
 // SetCircuitOpen tells the tracker whether the backend's circuit is open (Open or HalfOpen):
 // an open circuit makes the backend Unhealthy until a success is observed after it closes.
+// A circuit that closes without a success (the breaker was turned off) leaves the backend
+// Unhealthy for its last failure, not for a circuit that is no longer open.
 func (t *Tracker) SetCircuitOpen(open bool) {
+	wasOpen := t.circuitOpen
 	t.circuitOpen = open
-	if open {
+	switch {
+	case open:
 		t.set(statusapi.HealthUnhealthy, statusapi.ReasonCircuitOpen, t.lastMessage)
+	case wasOpen && t.reason == statusapi.ReasonCircuitOpen && t.lastReason != "":
+		t.set(statusapi.HealthUnhealthy, t.lastReason, t.lastMessage)
 	}
 }
 
