@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -340,5 +342,45 @@ func TestLatencyIsMeasured(t *testing.T) {
 	out := b.Ping(t.Context())
 	if out.Kind != backend.OK || out.Latency < 50*time.Millisecond {
 		t.Fatalf("slow ping = %s after %v, want OK after at least 50ms", out.Kind, out.Latency)
+	}
+}
+
+// TestResetConnectionMessageIsStable runs against a server that resets every connection: each
+// failure comes from a new local port, and the outcome's message must not change with it.
+func TestResetConnectionMessageIsStable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf) // the request has arrived: reset instead of answering
+				_ = c.(*net.TCPConn).SetLinger(0)
+				_ = c.Close()
+			}()
+		}
+	}()
+	b := backend.New(backend.Options{Name: "reset", URL: "http://" + ln.Addr().String() + "/mcp", Timeout: 5 * time.Second})
+	t.Cleanup(func() { _ = b.Close() })
+	var msgs []string
+	for range 3 {
+		out := b.Ping(t.Context())
+		if out.Kind != backend.Failure {
+			t.Fatalf("ping of a resetting server = %s (%v), want a failure", out.Kind, out.Err)
+		}
+		msgs = append(msgs, out.Message())
+	}
+	if msgs[0] != msgs[1] || msgs[1] != msgs[2] || strings.Contains(msgs[0], "->") {
+		t.Fatalf("messages = %q, want one message naming only the remote address", msgs)
+	}
+	if !strings.Contains(msgs[0], ln.Addr().String()) {
+		t.Fatalf("message %q does not name the backend's address", msgs[0])
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -72,6 +73,11 @@ type Outcome struct {
 
 // Message is a short human-readable description of a non-OK outcome: the HTTP status, the
 // network error, or the error text without the SDK's call-site prefixes.
+//
+// It is stable for a given state of the backend: it ends up in the status of a Kubernetes
+// object, which is written whenever it changes, so it carries nothing that differs from one
+// failure to the next — no local address or ephemeral port, session id, request id or method
+// of the exchange that failed.
 func (o Outcome) Message() string {
 	switch {
 	case o.Err == nil:
@@ -83,9 +89,36 @@ func (o Outcome) Message() string {
 	}
 	var op *net.OpError
 	if errors.As(o.Err, &op) {
-		return op.Error()
+		remote := *op
+		remote.Source = nil // the local address: a new ephemeral port on every connection
+		return stableText(remote.Error())
 	}
-	return o.Err.Error()
+	return stableText(o.Err.Error())
+}
+
+// Parts of error texts that differ between failures of the same kind, and what replaces them.
+var unstable = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	// The SDK's call-site prefixes name the method of the exchange (a probe's ping, a user's
+	// tools/call), or the id of a response.
+	{regexp.MustCompile(`(calling|sending) "[^"]*": `), ""},
+	{regexp.MustCompile(`sending jsonrpc response #\S+: `), ""},
+	// Session ids, new with every session.
+	{regexp.MustCompile(` ?\(session ID: [^)]*\)`), ""},
+	{regexp.MustCompile(`session IDs "[^"]*" and "[^"]*"`), "session IDs"},
+	// "local->remote" addresses in error texts that were flattened to strings on the way
+	// (no *net.OpError left to clear): keep the remote address only.
+	{regexp.MustCompile(`\S+:\d+->`), ""},
+}
+
+// stableText removes per-failure details from an error text.
+func stableText(s string) string {
+	for _, u := range unstable {
+		s = u.re.ReplaceAllString(s, u.with)
+	}
+	return s
 }
 
 // Observed is what the observing RoundTripper saw of the backend's HTTP responses for one

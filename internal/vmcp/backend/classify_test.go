@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -79,5 +80,74 @@ func TestParseRetryAfter(t *testing.T) {
 		if got := parseRetryAfter(tt.in, now); got != tt.want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestOutcomeMessageIsStable checks that failures of the same kind have the same message: it
+// is copied into the object's status, and a message that changes with every failure (a new
+// ephemeral port, session id, or the method that happened to fail) would make each one a write.
+func TestOutcomeMessageIsStable(t *testing.T) {
+	reset := func(localPort int) error {
+		return &net.OpError{
+			Op: "read", Net: "tcp",
+			Source: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: localPort},
+			Addr:   &net.TCPAddr{IP: net.IPv4(10, 0, 0, 9), Port: 8080},
+			Err:    &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET},
+		}
+	}
+	tests := []struct {
+		name string
+		errs []error // failures of the same kind
+		want string
+	}{
+		{
+			name: "connection reset, local port differs",
+			errs: []error{
+				fmt.Errorf("calling %q: %w", "ping", reset(51234)),
+				fmt.Errorf("calling %q: %w", "tools/call", reset(40000)),
+			},
+			want: "read tcp 10.0.0.9:8080: read: connection reset by peer",
+		},
+		{
+			name: "network error flattened into a string",
+			errs: []error{
+				fmt.Errorf("sending %q: failed to reconnect (session ID: ABC123): %v", "ping", reset(51234)),
+				fmt.Errorf("sending %q: failed to reconnect (session ID: XYZ789): %v", "tools/call", reset(40001)),
+			},
+			want: "failed to reconnect: read tcp 10.0.0.9:8080: read: connection reset by peer",
+		},
+		{
+			name: "session ids",
+			errs: []error{
+				fmt.Errorf("sending %q: failed to connect (session ID: S1): %w", "ping", mcp.ErrSessionMissing),
+				fmt.Errorf("sending %q: failed to connect (session ID: S2): %w", "tools/call", mcp.ErrSessionMissing),
+			},
+			want: "failed to connect: session not found",
+		},
+		{
+			name: "mismatching session ids",
+			errs: []error{
+				errors.New(`mismatching session IDs "a1" and "b1"`),
+				errors.New(`mismatching session IDs "a2" and "b2"`),
+			},
+			want: "mismatching session IDs",
+		},
+		{
+			name: "response ids",
+			errs: []error{
+				errors.New("sending jsonrpc response #17: stream not connected or already closed"),
+				errors.New("sending jsonrpc response #42: stream not connected or already closed"),
+			},
+			want: "stream not connected or already closed",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, err := range tt.errs {
+				if got := Classify(err, Observed{}, nil).Message(); got != tt.want {
+					t.Errorf("Message() = %q, want %q", got, tt.want)
+				}
+			}
+		})
 	}
 }

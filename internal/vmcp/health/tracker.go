@@ -110,8 +110,9 @@ func (t *Tracker) success(now time.Time, o backend.Outcome, probe bool) {
 	case now.Before(t.recoveringUntil):
 		// Stay Degraded (Recovering) for the rest of the period.
 	case probe && t.s.DegradedLatency > 0 && o.Latency > t.s.DegradedLatency:
-		t.set(statusapi.HealthDegraded, statusapi.ReasonSlow,
-			"ping took "+o.Latency.Round(time.Millisecond).String()+", more than "+t.s.DegradedLatency.String())
+		// Not the latency itself: the message must not change with every probe (it is copied
+		// into the object's status); vmcp_request_duration_seconds{method="ping"} has it.
+		t.set(statusapi.HealthDegraded, statusapi.ReasonSlow, "ping slower than "+t.s.DegradedLatency.String())
 	case !probe && t.health == statusapi.HealthDegraded && t.reason == statusapi.ReasonSlow:
 		// Only a probe can tell that the backend is fast again.
 	default:

@@ -91,3 +91,21 @@ func TestTrackerCircuitOpen(t *testing.T) {
 		t.Fatalf("after close: %s/%s, want Degraded/Recovering", h, reason)
 	}
 }
+
+// TestTrackerSlowMessageIsStable checks that a slow backend's message does not change with each
+// probe's latency: the operator copies it into the object's status and writes when it changes.
+func TestTrackerSlowMessageIsStable(t *testing.T) {
+	tr := NewTracker(TrackerSettings{UnhealthyThreshold: 3, DegradedLatency: 2 * time.Second, RecoveryPeriod: 10 * time.Second})
+	var msgs []string
+	for i, latency := range []time.Duration{2134 * time.Millisecond, 2500 * time.Millisecond, 4 * time.Second} {
+		tr.Observe(t0.Add(time.Duration(i)*10*time.Second), backend.Outcome{Kind: backend.OK, Latency: latency}, true)
+		h, reason, msg := tr.Health()
+		if h != statusapi.HealthDegraded || reason != statusapi.ReasonSlow {
+			t.Fatalf("health = %s/%s, want Degraded/Slow", h, reason)
+		}
+		msgs = append(msgs, msg)
+	}
+	if msgs[0] != msgs[1] || msgs[1] != msgs[2] || msgs[0] != "ping slower than 2s" {
+		t.Fatalf("messages = %q, want one stable message", msgs)
+	}
+}
