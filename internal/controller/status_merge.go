@@ -87,7 +87,7 @@ func mergeBackend(url, name string, answered []*statusapi.Status) vmcpv1alpha1.B
 		if b == nil {
 			continue
 		}
-		if worst == nil || b.Health.Severity() > worst.Health.Severity() {
+		if worst == nil || worseHealth(b.Health, worst.Health) {
 			worst = b
 		}
 		circuit = worseCircuit(circuit, b.Circuit)
@@ -110,6 +110,17 @@ func mergeBackend(url, name string, answered []*statusapi.Status) vmcpv1alpha1.B
 		Message: truncate(singleLine(worst.Message), maxMessageLength),
 		Tools:   int32(tools),
 	}
+}
+
+// worseHealth reports whether a replica's view a should replace b as the merged one: the worst
+// health wins, except that Unknown (a replica that has not probed yet, e.g. one just started) is
+// no information and never hides what another replica knows.
+func worseHealth(a, b statusapi.Health) bool {
+	aKnown, bKnown := apiHealth(a) != vmcpv1alpha1.BackendUnknown, apiHealth(b) != vmcpv1alpha1.BackendUnknown
+	if aKnown != bKnown {
+		return aKnown
+	}
+	return a.Severity() > b.Severity()
 }
 
 func findBackend(st *statusapi.Status, name string) *statusapi.Backend {
@@ -163,7 +174,10 @@ type backendEvent struct {
 
 // backendTransitions compares the stored per-backend status with the new one and returns the
 // Events to record: BackendUnhealthy, BackendRecovered, CircuitOpened, CircuitClosed. Backends
-// seen for the first time, and moves to or from Unknown, are not transitions anyone acts on.
+// seen for the first time are not transitions. While no replica answers, backends are Unknown
+// but keep their last circuit (see keepLastCircuit), so circuit events stay right across such a
+// gap; health events need both sides known, except that a backend first reported down after
+// starting up (the aggregator said Unknown: not yet probed) is an event too.
 func backendTransitions(prev, next []vmcpv1alpha1.BackendStatus) []backendEvent {
 	old := make(map[string]vmcpv1alpha1.BackendStatus, len(prev))
 	for _, b := range prev {
@@ -177,7 +191,7 @@ func backendTransitions(prev, next []vmcpv1alpha1.BackendStatus) []backendEvent 
 		}
 		wasDown, isDown := unavailable(p.Health), unavailable(b.Health)
 		switch {
-		case isDown && !wasDown && p.Health != vmcpv1alpha1.BackendUnknown:
+		case isDown && !wasDown && !observationGap(p):
 			events = append(events, backendEvent{Warning: true, Reason: vmcpv1alpha1.EventBackendUnhealthy,
 				Message: fmt.Sprintf("backend %s is %s (%s): %s", b.Name, b.Health, b.Reason, b.Message)})
 		case !isDown && wasDown && b.Health != vmcpv1alpha1.BackendUnknown:
@@ -194,6 +208,34 @@ func backendTransitions(prev, next []vmcpv1alpha1.BackendStatus) []backendEvent 
 		}
 	}
 	return events
+}
+
+// observationGap reports an Unknown that stands for "nobody could tell" (no replica answered,
+// scaled to zero, the backend not listed yet) rather than the aggregator's own "not probed
+// yet": the state before it is not known, so a change after it is not a transition.
+func observationGap(b vmcpv1alpha1.BackendStatus) bool {
+	if b.Health != vmcpv1alpha1.BackendUnknown {
+		return false
+	}
+	switch b.Reason {
+	case statusapi.ReasonNoReplicaAnswered, reasonNotReported, vmcpv1alpha1.ReasonScaledToZero:
+		return true
+	}
+	return false
+}
+
+// keepLastCircuit gives a backend whose circuit nobody reported the circuit state last stored,
+// so that the status and its events stay continuous while no replica answers.
+func keepLastCircuit(next, prev []vmcpv1alpha1.BackendStatus) {
+	last := make(map[string]vmcpv1alpha1.CircuitState, len(prev))
+	for _, b := range prev {
+		last[b.Name] = b.Circuit
+	}
+	for i := range next {
+		if next[i].Circuit == "" {
+			next[i].Circuit = last[next[i].Name]
+		}
+	}
 }
 
 func unavailable(h vmcpv1alpha1.BackendHealth) bool {

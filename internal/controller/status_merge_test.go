@@ -75,6 +75,15 @@ func TestMergeReplicas(t *testing.T) {
 			wantAnswered: 2, wantTools: 6,
 		},
 		{
+			name: "a replica that has not probed yet does not hide what another knows",
+			replicas: []replicaStatus{
+				ok("r1", wire(wb("a", healthy, closed, 2), wb("b", statusapi.HealthUnhealthy, statusapi.CircuitOpen, 0), wb("c", healthy, closed, 1))),
+				ok("r2", wire(wb("a", statusapi.HealthUnknown, closed, 0), wb("b", statusapi.HealthUnknown, closed, 0), wb("c", statusapi.HealthUnknown, closed, 0))),
+			},
+			want:         map[string]string{"a": "Healthy/Closed/2", "b": "Unhealthy/Open/0", "c": "Healthy/Closed/1"},
+			wantAnswered: 2, wantTools: 3,
+		},
+		{
 			name: "a replica that does not answer is ignored",
 			replicas: []replicaStatus{
 				failed("r1"),
@@ -173,8 +182,11 @@ func TestMergeReplicasMessages(t *testing.T) {
 }
 
 func TestBackendTransitions(t *testing.T) {
+	stReason := func(name string, h vmcpv1alpha1.BackendHealth, c vmcpv1alpha1.CircuitState, reason string) vmcpv1alpha1.BackendStatus {
+		return vmcpv1alpha1.BackendStatus{Name: name, Health: h, Circuit: c, Reason: reason, Message: "m"}
+	}
 	st := func(name string, h vmcpv1alpha1.BackendHealth, c vmcpv1alpha1.CircuitState) vmcpv1alpha1.BackendStatus {
-		return vmcpv1alpha1.BackendStatus{Name: name, Health: h, Circuit: c, Reason: "R", Message: "m"}
+		return stReason(name, h, c, "R")
 	}
 	const (
 		healthy   = vmcpv1alpha1.BackendHealthy
@@ -203,8 +215,14 @@ func TestBackendTransitions(t *testing.T) {
 			[]string{"BackendRecovered", "CircuitClosed"}},
 		{"circuit opens while health stays", []vmcpv1alpha1.BackendStatus{st("a", unhealthy, closed)}, []vmcpv1alpha1.BackendStatus{st("a", unhealthy, open)},
 			[]string{"CircuitOpened"}},
-		{"first observation is no event", []vmcpv1alpha1.BackendStatus{st("a", unknown, "")}, []vmcpv1alpha1.BackendStatus{st("a", unhealthy, open)},
-			[]string{"CircuitOpened"}},
+		{"down right after start (aggregator had not probed yet)", []vmcpv1alpha1.BackendStatus{stReason("a", unknown, closed, statusapi.ReasonNotYetProbed)},
+			[]vmcpv1alpha1.BackendStatus{st("a", unhealthy, open)}, []string{"BackendUnhealthy", "CircuitOpened"}},
+		{"circuit closes across a gap in which no replica answered",
+			[]vmcpv1alpha1.BackendStatus{stReason("a", unknown, open, statusapi.ReasonNoReplicaAnswered)},
+			[]vmcpv1alpha1.BackendStatus{st("a", healthy, closed)}, []string{"CircuitClosed"}},
+		{"still down after a gap is no new event",
+			[]vmcpv1alpha1.BackendStatus{stReason("a", unknown, open, statusapi.ReasonNoReplicaAnswered)},
+			[]vmcpv1alpha1.BackendStatus{st("a", unhealthy, open)}, nil},
 		{"unknown after down is no recovery", []vmcpv1alpha1.BackendStatus{st("a", unhealthy, open)}, []vmcpv1alpha1.BackendStatus{st("a", unknown, "")}, nil},
 		{"new backend is no event", nil, []vmcpv1alpha1.BackendStatus{st("a", unhealthy, open)}, nil},
 		{"several backends", []vmcpv1alpha1.BackendStatus{st("a", healthy, closed), st("b", unhealthy, open)},

@@ -104,22 +104,7 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	before := vmcp.DeepCopy()
 	s := &scope{vmcp: vmcp, now: metav1.NewTime(r.Clock.Now())}
 
-	phases := []func(context.Context, *scope) error{
-		r.reconcileConfig,
-		r.reconcileServiceAccount,
-		r.reconcileDeployment,
-		r.reconcileService,
-		r.reconcilePDB,
-		r.observeBackends,
-	}
-	for _, phase := range phases {
-		if s.renderErr != nil || s.applyErr != nil {
-			break
-		}
-		if err := phase(ctx, s); err != nil {
-			s.applyErr = err
-		}
-	}
+	r.applyObjects(ctx, s)
 	if isTransient(s.applyErr) {
 		// Our cache lags behind our own writes or someone else's; try again shortly without
 		// reporting a failure nobody needs to act on.
@@ -128,6 +113,11 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	if s.applyErr != nil {
 		r.Recorder.Eventf(vmcp, nil, corev1.EventTypeWarning, vmcpv1alpha1.EventReconcileFailed, "Reconcile", "%s", truncate(s.applyErr.Error(), maxMessageLength))
+	}
+	// Observe even when the spec could not be applied: the aggregator keeps serving the last
+	// config it was given, and the status should say how that is going.
+	if err := r.observe(ctx, s); err != nil && s.applyErr == nil {
+		s.applyErr = err
 	}
 
 	r.computeStatus(s)
@@ -140,6 +130,46 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	// Only after the write succeeded: a reconcile that started from a stale copy computes the
 	// same transitions again, but its optimistic-lock patch fails and it records nothing.
 	r.recordTransitions(before, vmcp)
+	return r.result(ctx, s)
+}
+
+// applyObjects renders the config and writes the owned objects, stopping at the first failure.
+func (r *VirtualMCPServerReconciler) applyObjects(ctx context.Context, s *scope) {
+	phases := []func(context.Context, *scope) error{
+		r.reconcileConfig,
+		r.reconcileServiceAccount,
+		r.reconcileDeployment,
+		r.reconcileService,
+		r.reconcilePDB,
+	}
+	for _, phase := range phases {
+		if s.renderErr != nil || s.applyErr != nil {
+			return
+		}
+		if err := phase(ctx, s); err != nil {
+			s.applyErr = err
+		}
+	}
+}
+
+// observe reads what the Deployment controller and the aggregator replicas report.
+func (r *VirtualMCPServerReconciler) observe(ctx context.Context, s *scope) error {
+	d := &appsv1.Deployment{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: s.vmcp.Namespace, Name: s.vmcp.Name}, d)
+	switch {
+	case apierrors.IsNotFound(err):
+		// Not created yet, or just created and not yet in the cache.
+	case err != nil:
+		return fmt.Errorf("get Deployment %s: %w", s.vmcp.Name, err)
+	case metav1.IsControlledBy(d, s.vmcp):
+		s.deployment = d
+	}
+	return r.observeBackends(ctx, s)
+}
+
+// result decides when to look again.
+func (r *VirtualMCPServerReconciler) result(ctx context.Context, s *scope) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
 	if s.applyErr != nil {
 		var notOwned *notOwnedError
 		if errors.As(s.applyErr, &notOwned) {
@@ -151,13 +181,12 @@ func (r *VirtualMCPServerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, s.applyErr
 	}
 	if s.renderErr != nil {
-		log.Info("Spec cannot be rendered", "error", s.renderErr.Error())
-		return ctrl.Result{}, nil
+		log.Info("Spec cannot be rendered; the aggregator keeps its previous config", "error", s.renderErr.Error())
 	}
 	switch {
-	case replicas(vmcp) == 0:
+	case replicas(s.vmcp) == 0:
 		return ctrl.Result{}, nil
-	case isTrue(vmcp, vmcpv1alpha1.ConditionAvailable):
+	case isTrue(s.vmcp, vmcpv1alpha1.ConditionAvailable):
 		return ctrl.Result{RequeueAfter: r.pollInterval()}, nil
 	default:
 		return ctrl.Result{RequeueAfter: requeueNotAvailable}, nil
@@ -240,7 +269,7 @@ func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s 
 		image = r.DefaultImage
 	}
 	d := desiredDeployment(s.vmcp, s.rendered, image)
-	err := ensure(ctx, r.Client, r.Scheme, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
+	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
 		desired: d,
 		content: d.Spec,
 		drifted: func(existing, desired *appsv1.Deployment) bool {
@@ -253,21 +282,6 @@ func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s 
 			existing.Spec.Template = desired.Spec.Template
 		},
 	})
-	if err != nil {
-		return err
-	}
-	// Read back what the Deployment controller reports; Get is served from the cache.
-	current := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(d), current); err != nil {
-		if apierrors.IsNotFound(err) {
-			// Just created and not yet in the cache.
-			s.deployment = d
-			return nil
-		}
-		return fmt.Errorf("get Deployment %s: %w", d.Name, err)
-	}
-	s.deployment = current
-	return nil
 }
 
 func (r *VirtualMCPServerReconciler) reconcileService(ctx context.Context, s *scope) error {

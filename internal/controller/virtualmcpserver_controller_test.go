@@ -311,6 +311,28 @@ var _ = Describe("VirtualMCPServer controller", func() {
 		Expect(got.Status.Backends[0].Health).To(Equal(vmcpv1alpha1.BackendUnknown))
 	})
 
+	It("keeps the running config and reports it when a spec cannot be rendered", func() {
+		Expect(k8sClient.Create(suiteCtx, sampleVMCP(ns))).To(Succeed())
+		cm := get(ns, "team-tools-config", &corev1.ConfigMap{})
+		markDeploymentReady(ns, "team-tools", 1)
+		Eventually(condition(ns, "team-tools", vmcpv1alpha1.ConditionAvailable)).WithTimeout(timeout).
+			Should(haveStatus(metav1.ConditionTrue, vmcpv1alpha1.ReasonDeploymentAvailable))
+
+		By("setting a tool filter the API server accepts but the aggregator would refuse")
+		Eventually(func() error {
+			cur := get(ns, "team-tools", &vmcpv1alpha1.VirtualMCPServer{})
+			cur.Spec.Backends[1].Tools = &vmcpv1alpha1.ToolFilter{Include: []string{"[unclosed"}}
+			return k8sClient.Update(suiteCtx, cur)
+		}).WithTimeout(timeout).Should(Succeed())
+		Eventually(condition(ns, "team-tools", vmcpv1alpha1.ConditionConfigValid)).WithTimeout(timeout).
+			Should(And(haveStatus(metav1.ConditionFalse, vmcpv1alpha1.ReasonRenderFailed),
+				HaveField("Message", ContainSubstring("backends[1].tools.include[0]: is not a valid glob"))))
+		Expect(condition(ns, "team-tools", vmcpv1alpha1.ConditionReady)()).To(HaveField("Status", metav1.ConditionFalse))
+		// The aggregator still serves the previous config.
+		Expect(condition(ns, "team-tools", vmcpv1alpha1.ConditionAvailable)()).To(HaveField("Status", metav1.ConditionTrue))
+		Expect(get(ns, "team-tools-config", &corev1.ConfigMap{}).Data).To(Equal(cm.Data))
+	})
+
 	It("puts back an owned object someone changed", func() {
 		Expect(k8sClient.Create(suiteCtx, sampleVMCP(ns))).To(Succeed())
 		cm := get(ns, "team-tools-config", &corev1.ConfigMap{})

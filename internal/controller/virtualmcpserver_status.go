@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	vmcpv1alpha1 "github.com/vmcp-dev/vmcp-operator/api/v1alpha1"
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
 )
 
 // maxMessageLength bounds condition and event messages (the API allows 32768; people read 256).
@@ -43,6 +44,7 @@ func (r *VirtualMCPServerReconciler) computeStatus(s *scope) {
 	if view == nil {
 		view = unknownView(v, unknownReasonFor(s))
 	}
+	keepLastCircuit(view.Backends, st.Backends)
 	st.Backends = withTransitionTimes(view.Backends, st.Backends, s.now)
 	available, open := countBackends(st.Backends)
 	st.BackendsSummary = fmt.Sprintf("%d/%d", available, len(st.Backends))
@@ -57,14 +59,10 @@ func (r *VirtualMCPServerReconciler) computeStatus(s *scope) {
 }
 
 func unknownReasonFor(s *scope) string {
-	switch {
-	case s.renderErr != nil || s.applyErr != nil:
-		return "NotDeployed"
-	case replicas(s.vmcp) == 0:
+	if replicas(s.vmcp) == 0 {
 		return vmcpv1alpha1.ReasonScaledToZero
-	default:
-		return "NoReplicaAnswered"
 	}
+	return statusapi.ReasonNoReplicaAnswered
 }
 
 // unknownView marks every spec backend Unknown, for when no replica could be asked.
@@ -144,8 +142,6 @@ func setCondition(v *vmcpv1alpha1.VirtualMCPServer, now metav1.Time, typ string,
 func setAvailableCondition(v *vmcpv1alpha1.VirtualMCPServer, s *scope) {
 	want := replicas(v)
 	switch {
-	case s.renderErr != nil:
-		setCondition(v, s.now, vmcpv1alpha1.ConditionAvailable, metav1.ConditionFalse, vmcpv1alpha1.ReasonRenderFailed, "the spec could not be rendered; see ConfigValid")
 	case want == 0:
 		setCondition(v, s.now, vmcpv1alpha1.ConditionAvailable, metav1.ConditionFalse, vmcpv1alpha1.ReasonScaledToZero, "spec.replicas is 0")
 	case v.Status.ReadyReplicas > 0:
