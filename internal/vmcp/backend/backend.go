@@ -43,8 +43,8 @@ type Handlers struct {
 	// session.
 	ResourceUpdated func(*mcp.ResourceUpdatedNotificationParams)
 	// Setup runs after every initialize of the shared session, before any call uses it, bounded
-	// by the initializing call's context (restoring session state such as the log level). It
-	// may do I/O on cs; its errors are its own business.
+	// by the initialize's own context (the backend's timeout; restoring session state such as
+	// the log level). It may do I/O on cs; its errors are its own business.
 	Setup func(ctx context.Context, cs *mcp.ClientSession)
 }
 

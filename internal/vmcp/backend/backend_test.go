@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,5 +383,112 @@ func TestResetConnectionMessageIsStable(t *testing.T) {
 	}
 	if !strings.Contains(msgs[0], ln.Addr().String()) {
 		t.Fatalf("message %q does not name the backend's address", msgs[0])
+	}
+}
+
+// expiring is a context whose deadline passes when expire is called: a probe's short timeout,
+// without waiting for real time.
+type expiring struct {
+	context.Context
+	done chan struct{}
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (e *expiring) expire()                     { close(e.done) }
+func (e *expiring) Done() <-chan struct{}       { return e.done }
+func (e *expiring) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (e *expiring) Value(key any) any           { return nil }
+func (e *expiring) Err() error {
+	select {
+	case <-e.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// waitingInSession counts goroutines parked in Conn.Session waiting for an initialize.
+func waitingInSession() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		lines := strings.SplitN(g, "\n", 3)
+		if len(lines) >= 2 && strings.Contains(lines[0], "[select") && strings.Contains(lines[1], "backend.(*Conn).Session(") {
+			count++
+		}
+	}
+	return count
+}
+
+// TestSharedInitializeOutlivesItsInitiator checks that callers waiting for an initialize that
+// another caller started are not failed by that caller giving up (a client that cancelled, a
+// probe whose short timeout passed): the initialize goes on, and they get the session.
+func TestSharedInitializeOutlivesItsInitiator(t *testing.T) {
+	tests := []struct {
+		name   string
+		giveUp func(cancel context.CancelFunc, e *expiring)
+		// the initiator's own outcome: its cancellation, or its own deadline
+		wantKind   backend.Kind
+		wantReason string
+	}{
+		{"initiator cancelled", func(cancel context.CancelFunc, _ *expiring) { cancel() }, backend.Canceled, ""},
+		{"initiator's deadline passed", func(_ context.CancelFunc, e *expiring) { e.expire() }, backend.Failure, statusapi.ReasonTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mcpecho.Start(t, mcpecho.Options{Name: "a"})
+			srv.SetFault(mcpecho.Fault{Mode: mcpecho.Hang}) // initialize hangs until released
+			t.Cleanup(func() { srv.SetFault(mcpecho.Fault{}) })
+			b := newBackend(t, srv, nil)
+
+			exp := newExpiring()
+			ctx, cancel := context.WithCancel(exp)
+			defer cancel()
+			initiator := make(chan backend.Outcome, 1)
+			go func() { initiator <- b.Ping(ctx) }()
+			poll.Until(t, waitFor, func() error {
+				if srv.Requests() == 0 {
+					return errors.New("initialize not sent yet")
+				}
+				return nil
+			})
+			parked := waitingInSession()
+			waiter := make(chan backend.Outcome, 1)
+			var text string
+			go func() {
+				var out backend.Outcome
+				text, out = callEcho(t.Context(), b, "echo")
+				waiter <- out
+			}()
+			poll.Until(t, waitFor, func() error {
+				if n := waitingInSession(); n != parked+1 {
+					return fmt.Errorf("%d callers waiting for the initialize, want %d", n, parked+1)
+				}
+				return nil
+			})
+
+			tt.giveUp(cancel, exp)
+			if out := <-initiator; out.Kind != tt.wantKind || out.Reason != tt.wantReason {
+				t.Fatalf("initiator = %s %q (%v), want %s %q", out.Kind, out.Reason, out.Err, tt.wantKind, tt.wantReason)
+			}
+			srv.SetFault(mcpecho.Fault{}) // the backend answers the initialize after all
+			if out := <-waiter; out.Kind != backend.OK || text != "a/echo: hi" {
+				t.Fatalf("waiter = %s %q (%v), want the call to succeed on the shared session", out.Kind, out.Reason, out.Err)
+			}
+			if n := srv.Sessions(); n != 1 {
+				t.Fatalf("backend holds %d sessions, want the one initialize's", n)
+			}
+		})
 	}
 }

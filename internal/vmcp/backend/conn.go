@@ -42,10 +42,13 @@ type Conn struct {
 }
 
 // attempt is an initialize in progress; concurrent callers wait for it instead of starting
-// their own.
+// their own. It runs on a context of its own, bounded by the backend's timeout: it serves every
+// caller waiting for it, so no single caller's cancellation or deadline may end it.
 type attempt struct {
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	cancel context.CancelFunc
+	cs     *mcp.ClientSession
+	err    error
 }
 
 // connectError is a failure to establish a session, with what the transport observed of it.
@@ -57,40 +60,45 @@ type connectError struct {
 func (e *connectError) Error() string { return "initialize: " + e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
-// Session returns the live session, establishing one if there is none. Callers waiting for
-// another caller's initialize get its result; ctx bounds the wait and the initialize.
+// Session returns the live session, establishing one if there is none. Concurrent callers share
+// one initialize, which runs detached from all of them (bounded by the backend's timeout); each
+// caller waits for it only as long as its own ctx allows and then gets ctx's error, never
+// another caller's. An error of the initialize itself is the backend's, and every waiter gets it.
 func (c *Conn) Session(ctx context.Context) (*mcp.ClientSession, error) {
-	for {
-		c.mu.Lock()
-		switch {
-		case c.closed:
-			c.mu.Unlock()
-			return nil, ErrClosed
-		case c.cs != nil:
-			cs := c.cs
-			c.mu.Unlock()
-			return cs, nil
-		case c.connecting != nil:
-			a := c.connecting
-			c.mu.Unlock()
-			select {
-			case <-a.done:
-				if a.err != nil {
-					return nil, a.err
-				}
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		a := &attempt{done: make(chan struct{})}
-		c.connecting = a
+	c.mu.Lock()
+	switch {
+	case c.closed:
 		c.mu.Unlock()
-		return c.establish(ctx, a)
+		return nil, ErrClosed
+	case c.cs != nil:
+		cs := c.cs
+		c.mu.Unlock()
+		return cs, nil
+	}
+	a := c.connecting
+	if a == nil {
+		a = c.startAttempt()
+	}
+	c.mu.Unlock()
+	select {
+	case <-a.done:
+		return a.cs, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
-func (c *Conn) establish(ctx context.Context, a *attempt) (*mcp.ClientSession, error) {
+// startAttempt starts an initialize in the background; c.mu must be held.
+func (c *Conn) startAttempt() *attempt {
+	ctx, cancel := context.WithTimeout(context.Background(), c.b.opts.Timeout)
+	a := &attempt{done: make(chan struct{}), cancel: cancel}
+	c.connecting = a
+	go c.establish(ctx, a)
+	return a
+}
+
+func (c *Conn) establish(ctx context.Context, a *attempt) {
+	defer a.cancel()
 	cs, err := c.connect(ctx)
 	c.mu.Lock()
 	c.connecting = nil
@@ -99,20 +107,25 @@ func (c *Conn) establish(ctx context.Context, a *attempt) (*mcp.ClientSession, e
 		c.cs = cs
 	}
 	c.mu.Unlock()
-	if err == nil && closed {
+	switch {
+	case closed && err == nil:
 		_ = cs.Close()
 		err = ErrClosed
+	case closed:
+		err = ErrClosed // Close cancelled the attempt
 	}
-	a.err = err
+	a.cs, a.err = cs, err
+	if err != nil {
+		a.cs = nil
+	}
 	close(a.done)
 	if err != nil {
-		return nil, err
+		return
 	}
 	go c.watch(cs)
 	if c.onStarted != nil {
 		c.onStarted()
 	}
-	return cs, nil
 }
 
 func (c *Conn) connect(ctx context.Context) (*mcp.ClientSession, error) {
@@ -179,6 +192,9 @@ func (c *Conn) Close() error {
 	c.closed = true
 	cs := c.cs
 	c.cs = nil
+	if c.connecting != nil {
+		c.connecting.cancel()
+	}
 	c.mu.Unlock()
 	if cs == nil {
 		return nil
