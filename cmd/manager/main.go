@@ -9,15 +9,11 @@ import (
 	"strings"
 	"time"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -57,6 +53,8 @@ func main() {
 		"How often each VirtualMCPServer's aggregator replicas are polled for backend health.")
 	flag.DurationVar(&o.statusTimeout, "status-timeout", controller.DefaultStatusTimeout,
 		"Timeout of one /status request to an aggregator replica.")
+	flag.StringVar(&o.clusterDomain, "cluster-domain", controller.DefaultClusterDomain,
+		"The cluster's DNS domain, for the URLs of serviceRef backends and status.url.")
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
 		"How many VirtualMCPServers are reconciled (and polled) at once.")
 	zapOpts := zap.Options{}
@@ -72,7 +70,7 @@ func main() {
 
 type runOptions struct {
 	metricsAddr, probeAddr, vmcpImage, watchNamespaces string
-	leaderElectionNamespace                            string
+	leaderElectionNamespace, clusterDomain             string
 	leaderElect, secureMetrics, enableHTTP2            bool
 	statusPollInterval, statusTimeout                  time.Duration
 	maxConcurrentReconciles                            int
@@ -104,17 +102,10 @@ func run(o runOptions) error {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	// Cache only the EndpointSlices of aggregator Services: the EndpointSlice controller copies
-	// a Service's labels onto its slices, so the operator's managed-by label selects them.
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&discoveryv1.EndpointSlice{}: {Label: labels.SelectorFromSet(labels.Set{controller.LabelManagedBy: controller.ManagerName})},
-	}}
-	if o.watchNamespaces != "" {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range strings.Split(o.watchNamespaces, ",") {
-			if ns = strings.TrimSpace(ns); ns != "" {
-				cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-			}
+	var namespaces []string
+	for _, ns := range strings.Split(o.watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			namespaces = append(namespaces, ns)
 		}
 	}
 
@@ -127,7 +118,7 @@ func run(o runOptions) error {
 		LeaderElectionID:              "vmcp-operator.vmcp.dev",
 		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOpts,
+		Cache:                         controller.CacheOptions(namespaces),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -135,6 +126,7 @@ func run(o runOptions) error {
 
 	if err := (&controller.VirtualMCPServerReconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder("vmcp-operator"),
 		Clock:                   clock.RealClock{},
@@ -142,6 +134,7 @@ func run(o runOptions) error {
 		StatusPollInterval:      o.statusPollInterval,
 		StatusTimeout:           o.statusTimeout,
 		MaxConcurrentReconciles: o.maxConcurrentReconciles,
+		ClusterDomain:           o.clusterDomain,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up VirtualMCPServer controller: %w", err)
 	}

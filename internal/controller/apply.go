@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
@@ -45,7 +44,7 @@ func (e *notOwnedError) Error() string {
 
 // ensure creates the object or updates it when its hash or content differs; an object in line
 // with the spec is not written.
-func ensure[T client.Object](ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object,
+func ensure[T client.Object](ctx context.Context, r *VirtualMCPServerReconciler, owner client.Object,
 	kind string, o ownedObject[T]) error {
 	hash, err := contentHash(o.content, o.desired.GetLabels())
 	if err != nil {
@@ -57,16 +56,25 @@ func ensure[T client.Object](ctx context.Context, c client.Client, scheme *runti
 	if !ok {
 		return fmt.Errorf("copy %s: unexpected type", kind)
 	}
-	err = c.Get(ctx, client.ObjectKeyFromObject(o.desired), existing)
+	key := client.ObjectKeyFromObject(o.desired)
+	err = r.Get(ctx, key, existing)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := controllerutil.SetControllerReference(owner, o.desired, scheme); err != nil {
+		if err := controllerutil.SetControllerReference(owner, o.desired, r.Scheme); err != nil {
 			return fmt.Errorf("set owner of %s: %w", kind, err)
 		}
-		if err := c.Create(ctx, o.desired); err != nil {
+		err := r.Create(ctx, o.desired)
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(err) || r.APIReader == nil {
 			return fmt.Errorf("create %s %s: %w", kind, o.desired.GetName(), err)
 		}
-		return nil
+		// The cache only holds objects with the operator's labels: this one exists without
+		// them (someone else's, or ours with its labels removed). Read it from the API server.
+		if err := r.APIReader.Get(ctx, key, existing); err != nil {
+			return fmt.Errorf("get %s %s: %w", kind, key.Name, err)
+		}
 	case err != nil:
 		return fmt.Errorf("get %s %s: %w", kind, o.desired.GetName(), err)
 	}
@@ -81,7 +89,7 @@ func ensure[T client.Object](ctx context.Context, c client.Client, scheme *runti
 	o.copyInto(existing, o.desired)
 	existing.SetLabels(mergeMaps(existing.GetLabels(), o.desired.GetLabels()))
 	existing.SetAnnotations(mergeMaps(existing.GetAnnotations(), o.desired.GetAnnotations()))
-	if err := c.Update(ctx, existing); err != nil {
+	if err := r.Update(ctx, existing); err != nil {
 		return fmt.Errorf("update %s %s: %w", kind, existing.GetName(), err)
 	}
 	return nil

@@ -16,8 +16,9 @@ import (
 // ConfigFileName is the key of the rendered config in the ConfigMap and the file name in the pod.
 const ConfigFileName = "config.yaml"
 
-// ClusterDomain is the DNS suffix used for in-cluster URLs of serviceRef backends and status.url.
-const ClusterDomain = "cluster.local"
+// DefaultClusterDomain is the cluster's DNS suffix unless the manager is told otherwise
+// (--cluster-domain); it builds the URLs of serviceRef backends and status.url.
+const DefaultClusterDomain = "cluster.local"
 
 // Rendered is what the operator derives from a spec: the aggregator config file (no secret
 // values) and the environment variables that carry secret-backed header values into the pod.
@@ -30,7 +31,7 @@ type Rendered struct {
 // Render maps a VirtualMCPServer spec onto the aggregator config file. The mapping is
 // near-identity by design: both use the same field names. Header values never enter the file;
 // each becomes an env var sourced from its Secret, and the file references the env var.
-func Render(v *vmcpv1alpha1.VirtualMCPServer) (*Rendered, error) {
+func Render(v *vmcpv1alpha1.VirtualMCPServer, clusterDomain string) (*Rendered, error) {
 	s := &v.Spec
 	cfg := &config.Config{
 		Listen:      fmt.Sprintf("0.0.0.0:%d", statusapi.DefaultMCPPort),
@@ -67,7 +68,7 @@ func Render(v *vmcpv1alpha1.VirtualMCPServer) (*Rendered, error) {
 	for _, b := range s.Backends {
 		cb := config.Backend{
 			Name:    b.Name,
-			URL:     BackendURL(v.Namespace, b),
+			URL:     BackendURL(v.Namespace, b, clusterDomain),
 			Prefix:  b.Prefix,
 			Timeout: duration(b.Timeout),
 		}
@@ -101,7 +102,7 @@ func Render(v *vmcpv1alpha1.VirtualMCPServer) (*Rendered, error) {
 
 // BackendURL is the URL the aggregator uses for a backend: its url, or the in-cluster DNS name
 // of its serviceRef.
-func BackendURL(namespace string, b vmcpv1alpha1.Backend) string {
+func BackendURL(namespace string, b vmcpv1alpha1.Backend, clusterDomain string) string {
 	if b.ServiceRef == nil {
 		return b.URL
 	}
@@ -109,12 +110,12 @@ func BackendURL(namespace string, b vmcpv1alpha1.Backend) string {
 	if path == "" {
 		path = statusapi.PathMCP
 	}
-	return fmt.Sprintf("http://%s.%s.svc.%s:%d%s", b.ServiceRef.Name, namespace, ClusterDomain, b.ServiceRef.Port, path)
+	return fmt.Sprintf("http://%s.%s.svc.%s:%d%s", b.ServiceRef.Name, namespace, clusterDomain, b.ServiceRef.Port, path)
 }
 
 // ServiceURL is the in-cluster MCP endpoint of a VirtualMCPServer.
-func ServiceURL(v *vmcpv1alpha1.VirtualMCPServer) string {
-	return fmt.Sprintf("http://%s.%s.svc.%s:%d%s", v.Name, v.Namespace, ClusterDomain, servicePort(v), statusapi.PathMCP)
+func ServiceURL(v *vmcpv1alpha1.VirtualMCPServer, clusterDomain string) string {
+	return fmt.Sprintf("http://%s.%s.svc.%s:%d%s", v.Name, v.Namespace, clusterDomain, servicePort(v), statusapi.PathMCP)
 }
 
 // HeaderEnvName is the environment variable that carries header i of a backend. Backend names

@@ -163,7 +163,7 @@ func TestRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Render(tt.vmcp)
+			r, err := Render(tt.vmcp, DefaultClusterDomain)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Render() error = %v, want it to contain %q", err, tt.wantErr)
@@ -181,6 +181,22 @@ func TestRender(t *testing.T) {
 func secretRef(name, key string) vmcpv1alpha1.HeaderSource {
 	return vmcpv1alpha1.HeaderSource{SecretKeyRef: corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}}
+}
+
+func TestURLsFollowTheClusterDomain(t *testing.T) {
+	v := minimalVMCP(func(v *vmcpv1alpha1.VirtualMCPServer) {
+		v.Spec.Backends = []vmcpv1alpha1.Backend{{Name: "a", ServiceRef: &vmcpv1alpha1.ServiceReference{Name: "svc", Port: 80}}}
+	})
+	r, err := Render(v, "corp.internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Config.Backends[0].URL, "http://svc.team.svc.corp.internal:80/mcp"; got != want {
+		t.Errorf("backend url = %q, want %q", got, want)
+	}
+	if got, want := ServiceURL(v, "corp.internal"), "http://tools.team.svc.corp.internal:8080/mcp"; got != want {
+		t.Errorf("service url = %q, want %q", got, want)
+	}
 }
 
 func TestHeaderEnvName(t *testing.T) {

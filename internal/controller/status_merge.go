@@ -28,7 +28,7 @@ type replicaStatus struct {
 // sorted by name: a backend's health is the worst any replica reports; its circuit is Open if
 // open on any, else HalfOpen if half-open on any, else Closed. Replicas that did not answer are
 // ignored; when none answered, every backend is Unknown and the message says why.
-func mergeReplicas(v *vmcpv1alpha1.VirtualMCPServer, replicas []replicaStatus) *backendView {
+func mergeReplicas(v *vmcpv1alpha1.VirtualMCPServer, clusterDomain string, replicas []replicaStatus) *backendView {
 	answered := make([]*statusapi.Status, 0, len(replicas))
 	var failures []string
 	for _, r := range replicas {
@@ -39,7 +39,7 @@ func mergeReplicas(v *vmcpv1alpha1.VirtualMCPServer, replicas []replicaStatus) *
 		answered = append(answered, r.Status)
 	}
 	if len(answered) == 0 {
-		view := unknownView(v, statusapi.ReasonNoReplicaAnswered)
+		view := unknownView(v, clusterDomain, statusapi.ReasonNoReplicaAnswered)
 		msg := "no ready aggregator replica to ask"
 		if len(failures) > 0 {
 			sort.Strings(failures)
@@ -69,7 +69,7 @@ func mergeReplicas(v *vmcpv1alpha1.VirtualMCPServer, replicas []replicaStatus) *
 	sort.Strings(view.Clashes)
 
 	for _, spec := range v.Spec.Backends {
-		view.Backends = append(view.Backends, mergeBackend(BackendURL(v.Namespace, spec), spec.Name, answered))
+		view.Backends = append(view.Backends, mergeBackend(BackendURL(v.Namespace, spec, clusterDomain), spec.Name, answered))
 	}
 	sortBackends(view.Backends)
 	return view

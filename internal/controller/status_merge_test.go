@@ -130,7 +130,7 @@ func TestMergeReplicas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			view := mergeReplicas(threeBackends(), tt.replicas)
+			view := mergeReplicas(threeBackends(), DefaultClusterDomain, tt.replicas)
 			got := map[string]string{}
 			var names []string
 			for _, b := range view.Backends {
@@ -163,7 +163,7 @@ func itoa(i int32) string { return strconv.Itoa(int(i)) }
 
 func TestMergeReplicasMessages(t *testing.T) {
 	long := strings.Repeat("x", 1000)
-	view := mergeReplicas(threeBackends(), []replicaStatus{ok("r1", wire(
+	view := mergeReplicas(threeBackends(), DefaultClusterDomain, []replicaStatus{ok("r1", wire(
 		statusapi.Backend{Name: "a", Health: statusapi.HealthUnhealthy, Circuit: statusapi.CircuitOpen, Reason: "ConnectionFailed",
 			Message: "dial tcp\n10.0.0.1:80:\tconnection refused " + long},
 	))})
@@ -175,7 +175,7 @@ func TestMergeReplicasMessages(t *testing.T) {
 		t.Errorf("reason, message = %q, %q", a.Reason, a.Message)
 	}
 
-	none := mergeReplicas(threeBackends(), []replicaStatus{failed("10.0.0.2:8081"), failed("10.0.0.1:8081")})
+	none := mergeReplicas(threeBackends(), DefaultClusterDomain, []replicaStatus{failed("10.0.0.2:8081"), failed("10.0.0.1:8081")})
 	if got := none.Backends[0].Message; !strings.Contains(got, "no aggregator replica answered (2 asked): 10.0.0.1:8081: connection refused") {
 		t.Errorf("message = %q", got)
 	}
@@ -260,7 +260,7 @@ func TestComputeStatus(t *testing.T) {
 			}
 			entries = append(entries, wb(string(rune('a'+i)), h, c, 1))
 		}
-		return mergeReplicas(threeBackends(), []replicaStatus{ok("r1", wire(entries...))})
+		return mergeReplicas(threeBackends(), DefaultClusterDomain, []replicaStatus{ok("r1", wire(entries...))})
 	}
 	type conds map[string]string // type -> "Status/Reason"
 	tests := []struct {
@@ -281,7 +281,7 @@ func TestComputeStatus(t *testing.T) {
 			conds{"Ready": "False/NotReady", "BackendsHealthy": "False/NoBackendsAvailable", "Degraded": "True/NoBackendsAvailable"}, "0/3", 2},
 		{"all down, BestEffort", vmcpv1alpha1.FailureModeBestEffort, view("Unhealthy", "Unhealthy", "Unhealthy"),
 			conds{"Ready": "True/Ready", "BackendsHealthy": "False/NoBackendsAvailable"}, "0/3", 3},
-		{"no replica answered", vmcpv1alpha1.FailureModeFail, mergeReplicas(threeBackends(), nil),
+		{"no replica answered", vmcpv1alpha1.FailureModeFail, mergeReplicas(threeBackends(), DefaultClusterDomain, nil),
 			conds{"Ready": "False/NotReady", "BackendsHealthy": "Unknown/BackendsUnknown", "Degraded": "Unknown/BackendsUnknown"}, "0/3", 0},
 	}
 	for _, tt := range tests {
@@ -319,7 +319,7 @@ func TestReadyMessageNamesFailingBackends(t *testing.T) {
 		}
 	})
 	v.Status.ReadyReplicas = 1
-	s := &scope{vmcp: v, now: metav1.Now(), view: mergeReplicas(v, []replicaStatus{ok("r1", wire())})}
+	s := &scope{vmcp: v, now: metav1.Now(), view: mergeReplicas(v, DefaultClusterDomain, []replicaStatus{ok("r1", wire())})}
 	(&VirtualMCPServerReconciler{}).computeStatus(s)
 	ready := meta.FindStatusCondition(v.Status.Conditions, vmcpv1alpha1.ConditionReady)
 	if ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, "backend-with-a-long-name-") || len(ready.Message) > maxMessageLength {

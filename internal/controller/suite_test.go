@@ -83,6 +83,7 @@ var _ = BeforeSuite(func() {
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Cache:                  CacheOptions(nil),
 	})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -90,6 +91,7 @@ var _ = BeforeSuite(func() {
 	testClock = clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	reconciler = &VirtualMCPServerReconciler{
 		Client:       writes.wrap(mgr.GetClient()),
+		APIReader:    mgr.GetAPIReader(),
 		Scheme:       mgr.GetScheme(),
 		Recorder:     mgr.GetEventRecorder("vmcp-operator"),
 		Clock:        testClock,

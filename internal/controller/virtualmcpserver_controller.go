@@ -45,8 +45,11 @@ const (
 // VirtualMCPServerReconciler runs the aggregator of each VirtualMCPServer and writes its status.
 type VirtualMCPServerReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
+	// APIReader reads around the cache, which holds only objects labeled as the operator's
+	// (see CacheOptions); nil means every object is in the cache.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
 	// Clock is the source of "now" for condition transition times.
 	Clock clock.PassiveClock
 	// DefaultImage is the aggregator image used when spec.image is empty.
@@ -59,6 +62,15 @@ type VirtualMCPServerReconciler struct {
 	HTTPClient *http.Client
 	// MaxConcurrentReconciles lets polls of many objects overlap (1 when zero).
 	MaxConcurrentReconciles int
+	// ClusterDomain is the cluster's DNS suffix (DefaultClusterDomain when empty).
+	ClusterDomain string
+}
+
+func (r *VirtualMCPServerReconciler) clusterDomain() string {
+	if r.ClusterDomain != "" {
+		return r.ClusterDomain
+	}
+	return DefaultClusterDomain
 }
 
 // scope carries what one reconcile has learned between its phases.
@@ -216,7 +228,7 @@ func (r *VirtualMCPServerReconciler) observeBackends(ctx context.Context, s *sco
 			logf.FromContext(ctx).V(1).Info("Aggregator replica did not answer", "endpoint", rs.Endpoint, "error", rs.Err.Error())
 		}
 	}
-	s.view = mergeReplicas(s.vmcp, replicas)
+	s.view = mergeReplicas(s.vmcp, r.clusterDomain(), replicas)
 	return nil
 }
 
@@ -232,14 +244,14 @@ func (r *VirtualMCPServerReconciler) recordTransitions(before, after *vmcpv1alph
 }
 
 func (r *VirtualMCPServerReconciler) reconcileConfig(ctx context.Context, s *scope) error {
-	rendered, err := Render(s.vmcp)
+	rendered, err := Render(s.vmcp, r.clusterDomain())
 	if err != nil {
 		s.renderErr = err
 		return nil
 	}
 	s.rendered = rendered
 	cm := desiredConfigMap(s.vmcp, rendered)
-	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "ConfigMap", ownedObject[*corev1.ConfigMap]{
+	return ensure(ctx, r, s.vmcp, "ConfigMap", ownedObject[*corev1.ConfigMap]{
 		desired: cm,
 		content: cm.Data,
 		drifted: func(existing, desired *corev1.ConfigMap) bool {
@@ -251,7 +263,7 @@ func (r *VirtualMCPServerReconciler) reconcileConfig(ctx context.Context, s *sco
 
 func (r *VirtualMCPServerReconciler) reconcileServiceAccount(ctx context.Context, s *scope) error {
 	sa := desiredServiceAccount(s.vmcp)
-	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "ServiceAccount", ownedObject[*corev1.ServiceAccount]{
+	return ensure(ctx, r, s.vmcp, "ServiceAccount", ownedObject[*corev1.ServiceAccount]{
 		desired: sa,
 		content: sa.AutomountServiceAccountToken,
 		drifted: func(existing, desired *corev1.ServiceAccount) bool {
@@ -269,7 +281,7 @@ func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s 
 		image = r.DefaultImage
 	}
 	d := desiredDeployment(s.vmcp, s.rendered, image)
-	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
+	return ensure(ctx, r, s.vmcp, "Deployment", ownedObject[*appsv1.Deployment]{
 		desired: d,
 		content: d.Spec,
 		drifted: func(existing, desired *appsv1.Deployment) bool {
@@ -286,7 +298,7 @@ func (r *VirtualMCPServerReconciler) reconcileDeployment(ctx context.Context, s 
 
 func (r *VirtualMCPServerReconciler) reconcileService(ctx context.Context, s *scope) error {
 	svc := desiredService(s.vmcp)
-	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "Service", ownedObject[*corev1.Service]{
+	return ensure(ctx, r, s.vmcp, "Service", ownedObject[*corev1.Service]{
 		desired: svc,
 		content: svc.Spec,
 		drifted: func(existing, desired *corev1.Service) bool {
@@ -345,7 +357,7 @@ func (r *VirtualMCPServerReconciler) reconcilePDB(ctx context.Context, s *scope)
 		}
 		return nil
 	}
-	return ensure(ctx, r.Client, r.Scheme, s.vmcp, "PodDisruptionBudget", ownedObject[*policyv1.PodDisruptionBudget]{
+	return ensure(ctx, r, s.vmcp, "PodDisruptionBudget", ownedObject[*policyv1.PodDisruptionBudget]{
 		desired: pdb,
 		content: pdb.Spec,
 		drifted: func(existing, desired *policyv1.PodDisruptionBudget) bool {

@@ -344,6 +344,16 @@ var _ = Describe("VirtualMCPServer controller", func() {
 		}).WithTimeout(timeout).Should(Equal(want))
 	})
 
+	It("restores an owned object whose labels were removed (and so left the cache)", func() {
+		Expect(k8sClient.Create(suiteCtx, sampleVMCP(ns))).To(Succeed())
+		cm := get(ns, "team-tools-config", &corev1.ConfigMap{})
+		cm.Labels = nil
+		Expect(k8sClient.Update(suiteCtx, cm)).To(Succeed())
+		Eventually(func() map[string]string {
+			return get(ns, "team-tools-config", &corev1.ConfigMap{}).Labels
+		}).WithTimeout(timeout).Should(HaveKeyWithValue(LabelManagedBy, ManagerName))
+	})
+
 	It("refuses to take over an object it does not own", func() {
 		Expect(k8sClient.Create(suiteCtx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "team-tools", Namespace: ns}})).To(Succeed())
 		Expect(k8sClient.Create(suiteCtx, sampleVMCP(ns))).To(Succeed())

@@ -34,7 +34,7 @@ func (r *VirtualMCPServerReconciler) computeStatus(s *scope) {
 	v := s.vmcp
 	st := &v.Status
 	st.ObservedGeneration = v.Generation
-	st.URL = ServiceURL(v)
+	st.URL = ServiceURL(v, r.clusterDomain())
 	if s.deployment != nil {
 		st.Replicas = s.deployment.Status.Replicas
 		st.ReadyReplicas = s.deployment.Status.ReadyReplicas
@@ -42,7 +42,7 @@ func (r *VirtualMCPServerReconciler) computeStatus(s *scope) {
 
 	view := s.view
 	if view == nil {
-		view = unknownView(v, unknownReasonFor(s))
+		view = unknownView(v, r.clusterDomain(), unknownReasonFor(s))
 	}
 	keepLastCircuit(view.Backends, st.Backends)
 	st.Backends = withTransitionTimes(view.Backends, st.Backends, s.now)
@@ -66,12 +66,12 @@ func unknownReasonFor(s *scope) string {
 }
 
 // unknownView marks every spec backend Unknown, for when no replica could be asked.
-func unknownView(v *vmcpv1alpha1.VirtualMCPServer, reason string) *backendView {
+func unknownView(v *vmcpv1alpha1.VirtualMCPServer, clusterDomain, reason string) *backendView {
 	out := &backendView{}
 	for _, b := range v.Spec.Backends {
 		out.Backends = append(out.Backends, vmcpv1alpha1.BackendStatus{
 			Name:    b.Name,
-			URL:     BackendURL(v.Namespace, b),
+			URL:     BackendURL(v.Namespace, b, clusterDomain),
 			Health:  vmcpv1alpha1.BackendUnknown,
 			Reason:  reason,
 			Message: "no aggregator replica reported this backend",

@@ -18,8 +18,8 @@ import (
 	"github.com/vmcp-dev/vmcp-operator/internal/controller"
 )
 
-// Operator is the manager running in this process, as cmd/manager wires it, except that it
-// reaches aggregator pods through a PodNetwork.
+// Operator is the manager running in this process, wired as cmd/manager wires it (same cache
+// restrictions), except that it reaches aggregator pods through a podnet.Network.
 type Operator struct {
 	// MetricsURL serves the manager's Prometheus metrics over plain HTTP.
 	MetricsURL string
@@ -43,6 +43,7 @@ func StartOperator(ctx context.Context, c *Cluster, pods *podnet.Network, o Oper
 		Scheme:                 Scheme,
 		Metrics:                metricsserver.Options{BindAddress: fmt.Sprintf("127.0.0.1:%d", port)},
 		HealthProbeBindAddress: "0",
+		Cache:                  controller.CacheOptions(nil),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
@@ -53,6 +54,7 @@ func StartOperator(ctx context.Context, c *Cluster, pods *podnet.Network, o Oper
 	}
 	if err := (&controller.VirtualMCPServerReconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder("vmcp-operator"),
 		Clock:                   clock.RealClock{},
