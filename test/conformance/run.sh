@@ -228,7 +228,7 @@ start_vmcp() {
     echo "  strategy: Priority"
     echo "  priorityOrder: [$(IFS=,; echo "${names[*]}" | sed 's/,/, /g')]"
   } >"$cfg"
-  start "$run-vmcp" "$VMCP" serve --config "$cfg"
+  start "$run-vmcp" "$VMCP" serve --config "$cfg" --shutdown-delay 0
   local pid=$last_pid
   wait_port "$pid" "$run-vmcp" "$port"
   wait_port "$pid" "$run-vmcp" "$admin"

@@ -31,6 +31,12 @@ const (
 	DefaultCatalogInterval = time.Second
 	// DefaultDrainTimeout bounds the graceful shutdown.
 	DefaultDrainTimeout = 10 * time.Second
+	// DefaultShutdownDelay is how long the command keeps serving after SIGTERM with /readyz
+	// answering 503, before it stops accepting connections: Kubernetes removes a terminating
+	// pod from the Service's endpoints asynchronously, and until every node has caught up,
+	// new connections still arrive. The delay plus DefaultDrainTimeout stays well below the
+	// pod's default terminationGracePeriodSeconds (30s).
+	DefaultShutdownDelay = 5 * time.Second
 	// backgroundConcurrency bounds the probes and inventory fetches running at once.
 	backgroundConcurrency = 32
 )
@@ -55,6 +61,10 @@ type Options struct {
 	CatalogInterval time.Duration
 	// DrainTimeout bounds shutdown; defaults to DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// ShutdownDelay is how long Run keeps serving, not ready, once its context is done, before
+	// it stops accepting connections and drains (measured on Clock). Zero means no delay; the
+	// command's default is DefaultShutdownDelay.
+	ShutdownDelay time.Duration
 	// Rand is the breakers' jitter source; tests pin it.
 	Rand func() float64
 	// Profiling serves net/http/pprof on the admin port.
@@ -150,8 +160,9 @@ func (a *App) MCPAddr() string { return *a.mcpAddr.Load() }
 func (a *App) AdminAddr() string { return *a.adminAddr.Load() }
 
 // Run listens on the config's addresses, serves until ctx is done, then shuts down gracefully:
-// it stops accepting connections, waits (at most DrainTimeout) for in-flight calls, then closes
-// client sessions and backend sessions.
+// /readyz turns 503 at once, the MCP endpoint keeps serving for ShutdownDelay (while the pod
+// is taken out of the Service's endpoints), then it stops accepting connections, waits (at most
+// DrainTimeout) for in-flight calls, and closes client sessions and backend sessions.
 func (a *App) Run(ctx context.Context) error {
 	mcpLn, err := net.Listen("tcp", a.opts.Config.Listen)
 	if err != nil {
@@ -196,6 +207,7 @@ func (a *App) Run(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
+		runErr = a.delayShutdown(errs)
 	case runErr = <-errs:
 	}
 	a.shutdown(mcpSrv, adminSrv)
@@ -230,6 +242,25 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// delayShutdown marks the aggregator not ready and keeps serving for ShutdownDelay, so that
+// clients still routed here while the endpoint removal propagates are served, not refused. It
+// returns early with a listener's error.
+func (a *App) delayShutdown(errs <-chan error) error {
+	a.ready.Store(false)
+	if a.opts.ShutdownDelay <= 0 {
+		return nil
+	}
+	a.logger.Info("Shutting down: not ready, still serving until the endpoint is removed", "delay", a.opts.ShutdownDelay)
+	t := a.clock.NewTimer(a.opts.ShutdownDelay)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case err := <-errs:
+		return err
+	}
 }
 
 // shutdown drains the MCP server: new connections are refused at once, in-flight requests may

@@ -163,6 +163,17 @@ func (h *harness) status() statusapi.Status {
 	return st
 }
 
+// readyz answers /readyz's status code.
+func (h *harness) readyz() int {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.app.AdminAddr() + statusapi.PathReadyz)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (h *harness) backendStatus(name string) statusapi.Backend {
 	h.t.Helper()
 	for _, b := range h.status().Backends {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/app"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/reload"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/statusapi"
@@ -312,4 +314,56 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestShutdownDelayKeepsServing checks the rollout sequence: once Run's context is done,
+// /readyz answers 503 at once while the MCP endpoint keeps serving new connections for the
+// shutdown delay (Kubernetes removes the endpoint asynchronously); only then does the
+// aggregator stop accepting and exit.
+func TestShutdownDelayKeepsServing(t *testing.T) {
+	a := backendNamed(t, "a", mcpecho.Options{})
+	h := startWith(t, testConfig(a), func(o *app.Options) { o.ShutdownDelay = 5 * time.Second }, a)
+	h.mustConnect().waitTools(t, "a_echo")
+	if code := h.readyz(); code != http.StatusOK {
+		t.Fatalf("readyz = %d before shutdown", code)
+	}
+
+	h.cancel()
+	poll.Until(t, waitFor, func() error {
+		if code := h.readyz(); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz = %d after SIGTERM, want 503", code)
+		}
+		return nil
+	})
+	// A client that connects now (its endpoint list is not updated yet) is served.
+	late, err := h.connect()
+	if err != nil {
+		t.Fatalf("a new client during the shutdown delay was refused: %v", err)
+	}
+	if got := text(late.call(t, "a_echo")); got != "a/echo: hi" {
+		t.Fatalf("a call during the shutdown delay answered %q", got)
+	}
+	select {
+	case err := <-h.done:
+		t.Fatalf("Run returned before the shutdown delay passed: %v", err)
+	default:
+	}
+
+	// The delay is measured on the clock: one more timer than the probers and the reload poller.
+	poll.Until(t, waitFor, func() error {
+		if got := h.clock.Waiters(); got != 3 {
+			return fmt.Errorf("%d waiters on the clock, want 3", got)
+		}
+		return nil
+	})
+	h.clock.Step(5 * time.Second)
+	select {
+	case err := <-h.done:
+		h.done <- err // for the cleanup
+	case <-time.After(waitFor):
+		t.Fatal("Run did not return after the shutdown delay")
+	}
+	if _, err := h.connect(); err == nil {
+		t.Fatal("a new client was served after the shutdown")
+	}
 }

@@ -28,7 +28,7 @@ const usage = `vmcp is the virtual MCP server: one MCP endpoint in front of many
 
 Usage:
   vmcp serve --config FILE [--listen ADDR] [--admin-listen ADDR] [--log-level LEVEL]
-             [--shutdown-timeout D] [--reload-interval D] [--pprof]
+             [--shutdown-delay D] [--shutdown-timeout D] [--reload-interval D] [--pprof]
   vmcp validate --config FILE
   vmcp version
 
@@ -98,6 +98,8 @@ func serve(args []string, _, stderr io.Writer) int {
 	listen := fs.String("listen", "", "MCP listen address (overrides the file's listen)")
 	adminListen := fs.String("admin-listen", "", "admin listen address (overrides the file's adminListen)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	shutdownDelay := fs.Duration("shutdown-delay", app.DefaultShutdownDelay,
+		"on SIGTERM, how long to keep serving with /readyz answering 503 before refusing new connections (0 disables)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", app.DefaultDrainTimeout, "how long in-flight calls may take to finish on SIGTERM")
 	reloadInterval := fs.Duration("reload-interval", reload.DefaultInterval, "how often the config file is checked for changes")
 	profiling := fs.Bool("pprof", false, "serve net/http/pprof at /debug/pprof/ on the admin port")
@@ -105,6 +107,10 @@ func serve(args []string, _, stderr io.Writer) int {
 		"per backend, how many clients that declared sampling, elicitation or roots get a backend session of their own")
 	resumable := fs.Bool("resumable-streams", false, "keep clients' stream events in memory so clients can resume broken streams (Last-Event-ID)")
 	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if *shutdownDelay < 0 {
+		printf(stderr, "vmcp: --shutdown-delay must not be negative\n")
 		return ExitUsage
 	}
 	var level slog.Level
@@ -133,7 +139,7 @@ func serve(args []string, _, stderr io.Writer) int {
 	}
 	a, err := app.New(app.Options{
 		Config: c, ConfigPath: *path, ConfigHash: reload.Hash(data), ReloadInterval: *reloadInterval,
-		Logger: logger, DrainTimeout: *shutdownTimeout, Override: override, Profiling: *profiling,
+		Logger: logger, DrainTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, Override: override, Profiling: *profiling,
 		MaxClientSessions: *maxClientSessions, ResumableStreams: *resumable,
 	})
 	if err != nil {
@@ -142,6 +148,8 @@ func serve(args []string, _, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// A second signal during the graceful shutdown ends the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := a.Run(ctx); err != nil {
 		logger.Error("Aggregator stopped", "error", err)
 		return ExitError

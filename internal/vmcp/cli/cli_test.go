@@ -76,6 +76,9 @@ func TestVersionAndUsage(t *testing.T) {
 	if code, _, _ := run("serve", "--config", writeFile(t, "backends: []\n")); code != ExitError {
 		t.Fatalf("serve with an invalid config = %d", code)
 	}
+	if code, _, errOut := run("serve", "--config", writeFile(t, "backends: []\n"), "--shutdown-delay", "-1s"); code != ExitUsage || !strings.Contains(errOut, "--shutdown-delay") {
+		t.Fatalf("negative --shutdown-delay = %d %q", code, errOut)
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -97,7 +100,7 @@ func TestServeUntilSIGTERM(t *testing.T) {
 	done := make(chan int, 1)
 	var errOut bytes.Buffer
 	go func() {
-		done <- Main([]string{"serve", "--config", path, "--listen", mcpAddr, "--admin-listen", adminAddr, "--log-level", "warn"}, &bytes.Buffer{}, &errOut)
+		done <- Main([]string{"serve", "--config", path, "--listen", mcpAddr, "--admin-listen", adminAddr, "--log-level", "warn", "--shutdown-delay", "0"}, &bytes.Buffer{}, &errOut)
 	}()
 	poll.Until(t, 10*time.Second, func() error {
 		resp, err := http.Get("http://" + adminAddr + "/readyz")
