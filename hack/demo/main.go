@@ -79,7 +79,7 @@ func run(ctx context.Context, root string, keep bool) (err error) {
 	if d.work, err = os.MkdirTemp("", "vmcp-demo-"); err != nil {
 		return err
 	}
-	defer d.cleanup()
+	defer func() { d.cleanup(err == nil || errors.Is(err, context.Canceled)) }()
 	steps := []func(context.Context) error{d.startCluster, d.startOperator, d.startBackends, d.applySample,
 		d.startAggregator, d.callTools, d.breakBackend, d.restoreBackend}
 	for _, step := range steps {
@@ -98,7 +98,8 @@ func run(ctx context.Context, root string, keep bool) (err error) {
 	return nil
 }
 
-func (d *demo) cleanup() {
+// cleanup stops everything; the work directory (logs, configs) is kept after a failure.
+func (d *demo) cleanup(removeWork bool) {
 	heading("Cleaning up")
 	harness.StopAll()
 	if d.operator != nil {
@@ -107,8 +108,12 @@ func (d *demo) cleanup() {
 	if d.cluster != nil {
 		_ = d.cluster.Stop()
 	}
-	_ = os.RemoveAll(d.work)
 	fmt.Println("  stopped the aggregator, the backends, the operator and the control plane")
+	if removeWork {
+		_ = os.RemoveAll(d.work)
+	} else {
+		fmt.Printf("  logs and configs kept in %s\n", d.work)
+	}
 }
 
 func heading(s string) { fmt.Printf("\n\033[1m== %s\033[0m\n", s) }
@@ -219,13 +224,9 @@ func (d *demo) callTools(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = s.Close() }()
-	res, err := s.ListTools(ctx, nil)
+	names, err := harness.ToolNames(ctx, s)
 	if err != nil {
 		return err
-	}
-	var names []string
-	for _, t := range res.Tools {
-		names = append(names, t.Name)
 	}
 	note("tools/list -> %s", strings.Join(names, ", "))
 	note("(github's delete_repo is hidden by the sample's tools.exclude: [\"delete_*\"])")

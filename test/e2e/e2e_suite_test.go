@@ -75,9 +75,19 @@ var _ = AfterSuite(func() {
 	if cluster != nil {
 		Expect(cluster.Stop()).To(Succeed())
 	}
-	if !CurrentSpecReport().Failed() && workDir != "" {
+	if !suiteFailed && workDir != "" {
 		_ = os.RemoveAll(workDir)
 	} else {
 		GinkgoWriter.Printf("e2e: kept logs in %s\n", workDir)
+	}
+})
+
+// suiteFailed keeps the logs of a failed run: in AfterSuite, CurrentSpecReport describes the
+// AfterSuite node itself, not the specs.
+var suiteFailed bool
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() {
+		suiteFailed = true
 	}
 })

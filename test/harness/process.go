@@ -47,7 +47,8 @@ func (p *Process) Start() error {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, so a Ctrl-C on the terminal reaches the harness, which then stops
 	// its children in order, rather than every child at once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the harness dies (a test timeout panics, a crash), so do its children.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return fmt.Errorf("start %s: %w", p.Name, err)
