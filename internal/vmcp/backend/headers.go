@@ -23,8 +23,9 @@ type Sources struct {
 func OSSources() Sources { return Sources{LookupEnv: os.LookupEnv, ReadFile: os.ReadFile} }
 
 // ResolveHeaders reads the configured header values from the environment or files. Values are
-// read every time a session is established, so a rotated Secret is picked up on the next
-// reconnect. Every problem is reported, joined.
+// read every time a session is established, so a rotated Secret mounted as a file is picked up
+// on the next session; an environment variable keeps the value the process started with.
+// Every problem is reported, joined.
 func ResolveHeaders(headers []config.Header, src Sources) (http.Header, error) {
 	out := make(http.Header, len(headers))
 	var errs []error

@@ -205,6 +205,38 @@ func TestMonitorUpdateKeepsState(t *testing.T) {
 	h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitOpen)
 }
 
+// TestMonitorAnsweredIsNotAFailure pins what docs/aggregator.md says of 401/403 and 429: not
+// failures, and since the backend answered, they reset the consecutive-failure counts of the
+// tracker and the breaker.
+func TestMonitorAnsweredIsNotAFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer backend.Outcome
+		health statusapi.Health
+	}{
+		{"401", backend.Outcome{Kind: backend.Unauthenticated, Reason: statusapi.ReasonUnauthorized, Err: errors.New("401")}, statusapi.HealthUnauthenticated},
+		{"429", backend.Outcome{Kind: backend.RateLimited, Reason: statusapi.ReasonRateLimited, Err: errors.New("429")}, statusapi.HealthDegraded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newMonitor(t, settings())
+			h.probe(t, ok)
+			for range 4 { // one short of failureThreshold
+				h.call(t, failure)
+			}
+			h.call(t, tt.answer)
+			if s := h.want(t, tt.health, statusapi.CircuitClosed); s.ConsecutiveFailures != 0 {
+				t.Fatalf("consecutive failures = %d after an answer, want 0", s.ConsecutiveFailures)
+			}
+			h.probe(t, ok)
+			for range 4 { // would open the circuit had the answer counted as a failure, or not reset
+				h.call(t, failure)
+			}
+			h.want(t, statusapi.HealthUnhealthy, statusapi.CircuitClosed)
+		})
+	}
+}
+
 // TestMonitorBreakerTurnedOffWhileOpen checks that a reload turning the breaker off while a
 // circuit is open does not leave the backend Unhealthy for good: the circuit counts as closed
 // at once, calls go through, and successes heal it. Turning it back on starts Closed.
