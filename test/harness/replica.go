@@ -75,7 +75,9 @@ func (c *Cluster) StartReplica(ctx context.Context, pods *podnet.Network, key ty
 	if err := r.SyncConfig(ctx); err != nil {
 		return nil, err
 	}
-	r.Process = NewProcess(name, o.WorkDir, o.VMCP, "serve", "--config", r.configPath)
+	// No shutdown delay: it covers a Service's endpoint propagation, and here the harness takes
+	// a stopped replica out of its EndpointSlice itself.
+	r.Process = NewProcess(name, o.WorkDir, o.VMCP, "serve", "--config", r.configPath, "--shutdown-delay", "0")
 	if err := r.Start(); err != nil {
 		return nil, err
 	}

@@ -23,8 +23,10 @@ import (
 	"github.com/vmcp-dev/vmcp-operator/test/fixtures/poll"
 )
 
-// waitFor bounds every wait on real I/O.
-const waitFor = 10 * time.Second
+// waitFor bounds every wait on real I/O. It is generous because CI machines are small and busy
+// (listing 10,000 tools under -race on two loaded cores once took more than 10s); a passing test
+// never waits this long.
+const waitFor = 30 * time.Second
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
