@@ -201,8 +201,13 @@ func (b *Backend) NewConn(opts ConnOptions) *Conn {
 // carries values the SDK client would misread. A call the backend rejected because it had
 // forgotten the session never ran, so it is retried once on a fresh session.
 func (b *Backend) Do(ctx context.Context, conn *Conn, fn func(context.Context, *mcp.ClientSession) error) Outcome {
+	return b.doWithin(ctx, conn, b.opts.Timeout, fn)
+}
+
+// doWithin is Do with its own bound on the whole exchange.
+func (b *Backend) doWithin(ctx context.Context, conn *Conn, timeout time.Duration, fn func(context.Context, *mcp.ClientSession) error) Outcome {
 	start := b.clock.Now()
-	callCtx, cancel := b.callContext(ctx)
+	callCtx, cancel := callContext(ctx, timeout)
 	defer cancel()
 	out := b.do(ctx, callCtx, conn, fn)
 	out.Latency = b.clock.Since(start)
@@ -253,8 +258,8 @@ func classifyConnect(err error, callerErr error) Outcome {
 
 // callContext derives the exchange's context: the backend's timeout, the caller's deadline
 // and cancellation, and no values.
-func (b *Backend) callContext(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
+func callContext(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	if d, ok := parent.Deadline(); ok {
 		var cancelDeadline context.CancelFunc
 		ctx, cancelDeadline = context.WithDeadline(ctx, d)

@@ -33,11 +33,16 @@ type Inventory struct {
 	FetchedAt time.Time
 }
 
+// inventoryTimeouts bounds a whole listing in backend timeouts: a listing is many exchanges (a
+// page each, for tools, prompts, resources and templates), so one exchange's bound would fail a
+// backend with thousands of tools on a slow link or a busy machine every time.
+const inventoryTimeouts = 10
+
 // FetchInventory lists everything the backend advertises (following nextCursor) on the shared
 // session.
 func (b *Backend) FetchInventory(ctx context.Context) (*Inventory, Outcome) {
 	var inv *Inventory
-	out := b.Do(ctx, b.shared, func(ctx context.Context, cs *mcp.ClientSession) error {
+	out := b.doWithin(ctx, b.shared, inventoryTimeouts*b.opts.Timeout, func(ctx context.Context, cs *mcp.ClientSession) error {
 		var err error
 		inv, err = fetchInventory(ctx, cs)
 		return err

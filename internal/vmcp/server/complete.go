@@ -41,16 +41,11 @@ func (s *Server) complete(ctx context.Context, req *mcp.CompleteRequest) (mcp.Re
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown reference type %q", ref.Type)}
 	}
 	params := &mcp.CompleteParams{Ref: &ref, Argument: p.Argument, Context: p.Context}
-	var res *mcp.CompleteResult
-	berr, err := s.forward(ctx, st, exchange{backend: owner, method: methodComplete, session: req.Session, meta: p.Meta, outMeta: &params.Meta},
-		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
-			res, err = cs.Complete(ctx, params)
-			return err
+	res, err := forwardRPC(ctx, s, st, exchange{backend: owner, method: methodComplete, session: req.Session, meta: p.Meta, outMeta: &params.Meta},
+		func(ctx context.Context, cs *mcp.ClientSession) (*mcp.CompleteResult, error) {
+			return cs.Complete(ctx, params)
 		})
-	switch {
-	case berr != nil:
-		return nil, berr.RPCError()
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
 	return res, nil

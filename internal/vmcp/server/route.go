@@ -142,16 +142,11 @@ func (s *Server) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (mcp.
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown prompt %q", req.Params.Name)}
 	}
 	params := &mcp.GetPromptParams{Name: p.Name, Arguments: req.Params.Arguments, InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
-	var res *mcp.GetPromptResult
-	berr, err := s.forward(ctx, st, exchange{backend: p.Backend, method: methodGetPrompt, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
-		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
-			res, err = cs.GetPrompt(ctx, params)
-			return err
+	res, err := forwardRPC(ctx, s, st, exchange{backend: p.Backend, method: methodGetPrompt, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
+		func(ctx context.Context, cs *mcp.ClientSession) (*mcp.GetPromptResult, error) {
+			return cs.GetPrompt(ctx, params)
 		})
-	switch {
-	case berr != nil:
-		return nil, berr.RPCError()
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -164,17 +159,31 @@ func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest)
 		return nil, mcp.ResourceNotFoundError(req.Params.URI)
 	}
 	params := &mcp.ReadResourceParams{URI: r.Name, InputResponses: req.Params.InputResponses, RequestState: req.Params.RequestState}
-	var res *mcp.ReadResourceResult
-	berr, err := s.forward(ctx, st, exchange{backend: r.Backend, method: methodReadResource, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
-		func(ctx context.Context, cs *mcp.ClientSession) (err error) {
-			res, err = cs.ReadResource(ctx, params)
-			return err
+	res, err := forwardRPC(ctx, s, st, exchange{backend: r.Backend, method: methodReadResource, session: req.Session, meta: req.Params.Meta, outMeta: &params.Meta},
+		func(ctx context.Context, cs *mcp.ClientSession) (*mcp.ReadResourceResult, error) {
+			return cs.ReadResource(ctx, params)
 		})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// forwardRPC forwards a request whose backend failures are answered as JSON-RPC errors (all
+// but tools/call, whose failures are tool results the model can read).
+func forwardRPC[R any](ctx context.Context, s *Server, st *State, x exchange,
+	call func(context.Context, *mcp.ClientSession) (R, error)) (R, error) {
+	var res R
+	berr, err := s.forward(ctx, st, x, func(ctx context.Context, cs *mcp.ClientSession) (err error) {
+		res, err = call(ctx, cs)
+		return err
+	})
+	var zero R
 	switch {
 	case berr != nil:
-		return nil, berr.RPCError()
+		return zero, berr.RPCError()
 	case err != nil:
-		return nil, err
+		return zero, err
 	}
 	return res, nil
 }
