@@ -63,24 +63,6 @@ func benchClient(b *testing.B, url string) *rawmcp.Client {
 	return c
 }
 
-// callEcho calls a tool and checks the answer is not an error.
-func callEcho(c *rawmcp.Client, tool string, wantError bool) error {
-	raw, err := c.Call(context.Background(), "tools/call", map[string]any{"name": tool, "arguments": map[string]any{"text": "hi"}})
-	if err != nil {
-		return err
-	}
-	var res struct {
-		IsError bool `json:"isError"`
-	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return err
-	}
-	if res.IsError != wantError {
-		return fmt.Errorf("isError = %v: %s", res.IsError, raw)
-	}
-	return nil
-}
-
 // latencies collects per-call durations from concurrent workers.
 type latencies struct {
 	mu  sync.Mutex
@@ -165,7 +147,7 @@ func BenchmarkToolsCall(b *testing.B) {
 		c := benchClient(b, target.url)
 		for _, conc := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/c=%d", target.name, conc), func(b *testing.B) {
-				measure(b, conc, func() error { return callEcho(c, target.tool, false) })
+				measure(b, conc, func() error { return c.CallEcho(context.Background(), target.tool, false) })
 			})
 		}
 	}
@@ -207,10 +189,10 @@ func BenchmarkOpenCircuitReject(b *testing.B) {
 	c := benchClient(b, url)
 	backend.SetFault(mcpecho.Fault{Mode: mcpecho.Fail})
 	for range config.DefaultFailureThreshold {
-		_ = callEcho(c, "a_echo", true)
+		_ = c.CallEcho(context.Background(), "a_echo", true)
 	}
 	before := backend.Requests()
-	measure(b, 1, func() error { return callEcho(c, "a_echo", true) })
+	measure(b, 1, func() error { return c.CallEcho(context.Background(), "a_echo", true) })
 	if backend.Requests() != before {
 		b.Fatalf("rejected calls reached the backend")
 	}
