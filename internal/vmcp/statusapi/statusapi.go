@@ -90,8 +90,10 @@ const (
 const MaxMessageLength = 256
 
 // TruncateMessage cuts s to at most MaxMessageLength bytes without splitting a UTF-8 sequence.
-func TruncateMessage(s string) string {
-	n := MaxMessageLength
+func TruncateMessage(s string) string { return Cut(s, MaxMessageLength) }
+
+// Cut returns the longest prefix of s of at most n bytes that ends on a UTF-8 rune boundary.
+func Cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
