@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	vmcpv1alpha1 "github.com/vmcp-dev/vmcp-operator/api/v1alpha1"
 	"github.com/vmcp-dev/vmcp-operator/internal/vmcp/config"
@@ -46,8 +47,8 @@ func Render(v *vmcpv1alpha1.VirtualMCPServer, clusterDomain string) (*Rendered, 
 		CircuitBreaker: config.CircuitBreaker{
 			Enabled:             s.CircuitBreaker.Enabled,
 			FailureThreshold:    int(s.CircuitBreaker.FailureThreshold),
-			FailureRatePercent:  int(deref(s.CircuitBreaker.FailureRatePercent)),
-			MinimumRequests:     int(deref(s.CircuitBreaker.MinimumRequests)),
+			FailureRatePercent:  int(ptr.Deref(s.CircuitBreaker.FailureRatePercent, 0)),
+			MinimumRequests:     int(ptr.Deref(s.CircuitBreaker.MinimumRequests, 0)),
 			Window:              duration(s.CircuitBreaker.Window),
 			OpenDuration:        duration(&s.CircuitBreaker.OpenDuration),
 			MaxOpenDuration:     duration(&s.CircuitBreaker.MaxOpenDuration),
@@ -136,12 +137,4 @@ func duration(d *metav1.Duration) config.Duration {
 		return 0
 	}
 	return config.Duration(d.Duration)
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }

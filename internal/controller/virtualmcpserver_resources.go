@@ -71,12 +71,7 @@ func desiredServiceAccount(v *vmcpv1alpha1.VirtualMCPServer) *corev1.ServiceAcco
 	}
 }
 
-func replicas(v *vmcpv1alpha1.VirtualMCPServer) int32 {
-	if v.Spec.Replicas == nil {
-		return 1
-	}
-	return *v.Spec.Replicas
-}
+func replicas(v *vmcpv1alpha1.VirtualMCPServer) int32 { return ptr.Deref(v.Spec.Replicas, 1) }
 
 func desiredDeployment(v *vmcpv1alpha1.VirtualMCPServer, r *Rendered, image string) *appsv1.Deployment {
 	podLabels := maps.Clone(v.Spec.PodTemplate.Labels)
